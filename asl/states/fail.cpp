@@ -20,11 +20,7 @@ std::string resolve_text(StepEnv& env, const std::optional<std::string>& literal
   } else {
     return {};
   }
-  if (!v) {
-    env.runtime_error("The JSONPath '" + expr + "' specified for the field '" +
-                      std::string(field) + "' could not be found in the input '" +
-                      dump_compact(input) + "'");
-  }
+  if (!v) env.runtime_error(path->not_found_cause(field, input));
   if (!v->is_string()) {
     env.runtime_error("The value of the field '" + std::string(field) +
                       "' must be a string, but '" + expr + "' gave " + dump_compact(*v));

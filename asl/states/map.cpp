@@ -33,9 +33,7 @@ Effect enter_map(StepEnv& env, const MapState& s, Json& input) {
   } else if (s.items_path) {
     std::optional<Json> found = s.items_path->evaluate(env.eval(eff));
     if (!found) {
-      env.runtime_error("Invalid path '" + s.items_path->text() +
-                        "' : The ItemsPath path references an invalid value: " +
-                        dump_compact(eff));
+      env.runtime_error(s.items_path->invalid_path_cause(eff));
     }
     items = std::move(*found);
   } else {

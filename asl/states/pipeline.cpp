@@ -38,20 +38,18 @@ void StepEnv::runtime_error(const std::string& detail) const {
 namespace {
 
 // AWS: a path that selects nothing in InputPath / OutputPath.
-[[noreturn]] void no_match(const StepEnv& env, const Path& path, std::string_view field,
-                           const Json& input) {
-  env.runtime_error("Invalid path '" + path.text() + "' : The " + std::string(field) +
-                    " path references an invalid value: " + dump_compact(input));
+[[noreturn]] void no_match(const StepEnv& env, const Path& path, const Json& input) {
+  env.runtime_error(path.invalid_path_cause(input));
 }
 
-JsonRef select(StepEnv& env, const Path& path, const Json& value, std::string_view field) {
+JsonRef select(StepEnv& env, const Path& path, const Json& value) {
   if (path.is_root_only() && path.root() == Path::Root::Input) return JsonRef(&value);
   if (path.root() == Path::Root::Input && path.is_definite()) {
     if (const Json* found = path.find_definite(value)) return JsonRef(found);
-    no_match(env, path, field, value);
+    no_match(env, path, value);
   }
   std::optional<Json> found = path.evaluate(env.eval(value));
-  if (!found) no_match(env, path, field, value);
+  if (!found) no_match(env, path, value);
   return JsonRef(std::move(*found));
 }
 
@@ -61,7 +59,7 @@ JsonRef apply_input_path(StepEnv& env, const Json& raw_input) {
   const IoPath& p = env.state().common.input_path;
   if (p.is_null) return JsonRef(Json::object());
   if (!p.path) return JsonRef(&raw_input);
-  return select(env, *p.path, raw_input, "InputPath");
+  return select(env, *p.path, raw_input);
 }
 
 JsonRef apply_parameters(StepEnv& env, JsonRef effective) {
@@ -86,7 +84,7 @@ Json apply_output_path(StepEnv& env, Json value) {
   const IoPath& p = env.state().common.output_path;
   if (p.is_null) return Json::object();
   if (!p.path) return value;
-  return select(env, *p.path, value, "OutputPath").take();
+  return select(env, *p.path, value).take();
 }
 
 namespace {
