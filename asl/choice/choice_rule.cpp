@@ -1,8 +1,5 @@
 #include "asl/choice/choice_rule.hpp"
 
-#include "asl/choice/timestamp.hpp"
-#include "asl/path/path.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <cctype>
@@ -11,6 +8,9 @@
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "asl/choice/timestamp.hpp"
+#include "asl/path/path.hpp"
 
 namespace stepd::asl {
 
@@ -186,7 +186,8 @@ struct Compiler {
                                    std::string_view field) {
     if (!value.is_string()) {
       diags.error(pointer, std::string(kSchema),
-                  std::string(field) + " must be a string holding a path (such as \"$.field\"), got " +
+                  std::string(field) +
+                      " must be a string holding a path (such as \"$.field\"), got " +
                       std::string(type_name(value)));
       return std::nullopt;
     }
@@ -255,9 +256,9 @@ struct Compiler {
 
     if (op.kind == Kind::And || op.kind == Kind::Or || op.kind == Kind::Not) {
       if (variable != nullptr) {
-        diags.error(pointer + "/Variable", std::string(kInvalidRule),
-                    "Variable is not allowed with " + op.name +
-                        ": put it in the nested Choice rules");
+        diags.error(
+            pointer + "/Variable", std::string(kInvalidRule),
+            "Variable is not allowed with " + op.name + ": put it in the nested Choice rules");
         ok = false;
       }
       if (op.kind == Kind::Not) {
@@ -331,7 +332,8 @@ struct Compiler {
         return ok;
       case Kind::Timestamp: {
         std::optional<PreciseTimestamp> ts;
-        if (operand.is_string()) ts = parse_precise_timestamp(operand.get_ref<const std::string&>());
+        if (operand.is_string())
+          ts = parse_precise_timestamp(operand.get_ref<const std::string&>());
         if (!ts) {
           diags.error(operand_pointer, std::string(kSchema),
                       op.name +

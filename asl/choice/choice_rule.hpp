@@ -4,12 +4,12 @@
 // Compiled once at load. Threads: immutable after compile; share freely.
 #pragma once
 
+#include <memory>
+#include <string>
+
 #include "asl/core/error.hpp"
 #include "asl/core/eval.hpp"
 #include "asl/core/json.hpp"
-
-#include <memory>
-#include <string>
 
 namespace stepd::asl {
 

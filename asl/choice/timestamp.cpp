@@ -102,8 +102,8 @@ std::optional<PreciseTimestamp> parse_precise_timestamp(std::string_view text) {
   }
   if (pos != text.size()) return std::nullopt;
 
-  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month),
-                                            static_cast<unsigned>(day));
+  const std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   PreciseTimestamp out;
   out.seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   out.nanoseconds = nanos;
@@ -113,8 +113,8 @@ std::optional<PreciseTimestamp> parse_precise_timestamp(std::string_view text) {
 std::optional<TimePoint> parse_timestamp(std::string_view text) {
   auto precise = parse_precise_timestamp(text);
   if (!precise) return std::nullopt;
-  return TimePoint(std::chrono::microseconds(precise->seconds * 1'000'000 +
-                                             precise->nanoseconds / 1000));
+  return TimePoint(
+      std::chrono::microseconds(precise->seconds * 1'000'000 + precise->nanoseconds / 1000));
 }
 
 std::string format_timestamp(TimePoint t) {

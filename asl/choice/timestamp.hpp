@@ -3,13 +3,13 @@
 // the Timestamp* Choice operators and IsTimestamp.
 #pragma once
 
-#include "asl/core/eval.hpp"
-
 #include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "asl/core/eval.hpp"
 
 namespace stepd::asl {
 

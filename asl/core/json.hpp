@@ -4,11 +4,41 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <type_traits>
 #include <string_view>
 
 namespace stepd::asl {
 
-using Json = nlohmann::json;
+// Objects keep their members in the order they were written or inserted, as AWS Step Functions
+// keeps them (outputs, wildcard and deep-scan results, States.Format all show that order).
+// Equality of objects ignores member order, as JSON equality should.
+template <class Key, class T, class IgnoredLess = std::less<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+struct JsonObjectMap : nlohmann::ordered_map<Key, T, IgnoredLess, Allocator> {
+  using Base = nlohmann::ordered_map<Key, T, IgnoredLess, Allocator>;
+  using Base::Base;
+  using Base::find;
+  // Lookup by any string-like key on a const object (the base offers it only on non-const).
+  template <class K>
+    requires std::is_convertible_v<const K&, std::string_view>
+  typename Base::const_iterator find(const K& key) const {
+    const std::string_view k(key);
+    for (auto it = this->begin(); it != this->end(); ++it) {
+      if (it->first == k) return it;
+    }
+    return this->end();
+  }
+  bool operator==(const JsonObjectMap& other) const {
+    if (this->size() != other.size()) return false;
+    for (const auto& [key, value] : *this) {
+      auto it = other.find(key);
+      if (it == other.end() || !(it->second == value)) return false;
+    }
+    return true;
+  }
+};
+
+using Json = nlohmann::basic_json<JsonObjectMap>;
 
 // Serialises a value compactly, as AWS prints JSON inside error causes (no spaces).
 std::string dump_compact(const Json& value);

@@ -69,6 +69,8 @@ class Path {
   // True when the path can match at most one node (names and indexes only): its result is that
   // node. Otherwise (wildcards, deep scan, slices, unions, filters) its result is an array of
   // every match, possibly empty (Jayway semantics, as AWS: "$.items[*]" on {} gives []).
+  // Matches come in document order, object members in the order the Json type keeps them
+  // (objects keep the order of their members, as AWS does).
   // Two Jayway special cases are not definite here but still give a single value:
   //  - a union of names as the last step after a definite prefix ("$.a['x','y']") gives an
   //    object holding those of the members that exist (Jayway's property merge);
