@@ -12,7 +12,7 @@ std::string resolve_text(StepEnv& env, const std::optional<std::string>& literal
   std::optional<Json> v;
   std::string expr;
   if (call) {
-    v = call->evaluate(env.eval(input));
+    v = call->evaluate(env.eval(input), field);
     expr = call->text();
   } else if (path) {
     v = path->evaluate(env.eval(input));
