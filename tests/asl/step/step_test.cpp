@@ -260,9 +260,9 @@ TEST_F(StepTest, MapSelectsItemsAndBuildsIterationInputs) {
 // AWS: recorded cause for a negative ToleratedFailureCountPath value.
 TEST_F(StepTest, MapToleratedFailureCountMustNotBeNegative) {
   load(R"({"StartAt":"MapState","States":{"MapState":{"Type":"Map",
-    "ToleratedFailureCountPath":"$.n",
+    "ItemsPath":"$.Items","ToleratedFailureCountPath":"$.n",
     "ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}})");
-  auto f = std::get<Failure>(enter_state(state("MapState"), j(R"({"n":-1})"), ctx_));
+  auto f = std::get<Failure>(enter_state(state("MapState"), j(R"({"Items":[0],"n":-1})"), ctx_));
   EXPECT_EQ(f.error.cause,
             "An error occurred while executing the state 'MapState' (entered at the event id "
             "#2). ToleratedFailureCount cannot be negative.");
