@@ -2,6 +2,7 @@
 // asl/validate*.cpp and asl/resources*.cpp. Not part of the public contract.
 #pragma once
 
+#include "asl/core/codes.hpp"
 #include "asl/core/error.hpp"
 #include "asl/core/json.hpp"
 #include "asl/definition.hpp"
@@ -21,33 +22,8 @@ std::string_view embedded_schema_text();
 
 namespace definition_detail {
 
-// Diagnostic codes. Stable: clients and tests match on them.
-namespace codes {
-inline constexpr char kInvalidJson[] = "INVALID_JSON";
-inline constexpr char kDuplicateKey[] = "DUPLICATE_KEY";
-inline constexpr char kUnknownField[] = "UNKNOWN_FIELD";
-inline constexpr char kFieldNotAllowed[] = "FIELD_NOT_ALLOWED";
-inline constexpr char kMissingField[] = "MISSING_FIELD";
-inline constexpr char kWrongType[] = "WRONG_TYPE";
-inline constexpr char kInvalidValue[] = "INVALID_VALUE";
-inline constexpr char kSchemaValidation[] = "SCHEMA_VALIDATION";
-inline constexpr char kExclusiveFields[] = "EXCLUSIVE_FIELDS";
-inline constexpr char kInvalidTransition[] = "INVALID_TRANSITION";
-inline constexpr char kMissingTransitionTarget[] = "MISSING_TRANSITION_TARGET";
-inline constexpr char kUnreachableState[] = "UNREACHABLE_STATE";
-inline constexpr char kNoTerminalState[] = "NO_TERMINAL_STATE";
-inline constexpr char kDuplicateStateName[] = "DUPLICATE_STATE_NAME";
-inline constexpr char kInvalidStateName[] = "INVALID_STATE_NAME";
-inline constexpr char kStatesAllNotAlone[] = "STATES_ALL_NOT_ALONE";
-inline constexpr char kStatesAllNotLast[] = "STATES_ALL_NOT_LAST";
-inline constexpr char kInvalidPath[] = "INVALID_PATH";
-inline constexpr char kInvalidIntrinsic[] = "INVALID_INTRINSIC";
-inline constexpr char kIntrinsicArguments[] = "INTRINSIC_ARGUMENTS";  // warning
-inline constexpr char kInvalidTimestamp[] = "INVALID_TIMESTAMP";
-inline constexpr char kInvalidResource[] = "INVALID_RESOURCE";
-inline constexpr char kUnsupportedResource[] = "UNSUPPORTED_RESOURCE";
-inline constexpr char kUnsupportedQueryLanguage[] = "UNSUPPORTED_QUERY_LANGUAGE";
-}  // namespace codes
+// Diagnostic codes: asl/core/codes.hpp.
+namespace codes = ::stepd::asl::codes;
 
 // "must be a string", "must be a string or null", ... for JSON Schema type names.
 std::string type_requirement(const std::vector<std::string>& schema_types);

@@ -1,5 +1,7 @@
 #include "asl/choice/choice_rule.hpp"
 
+#include "asl/core/codes.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cctype>
@@ -63,9 +65,9 @@ using choice_detail::Glob;
 using choice_detail::Kind;
 using choice_detail::Node;
 
-constexpr std::string_view kInvalidRule = "INVALID_CHOICE_RULE";
-constexpr std::string_view kSchema = "SCHEMA_VALIDATION";
-constexpr std::string_view kInvalidPath = "INVALID_JSON_PATH";
+constexpr std::string_view kInvalidRule = codes::kInvalidChoiceRule;
+constexpr std::string_view kWrongType = codes::kWrongType;
+constexpr std::string_view kInvalidPath = codes::kInvalidPath;
 
 // One row per operator name: the table of Choice operators.
 struct OperatorInfo {
@@ -185,7 +187,7 @@ struct Compiler {
   std::optional<Path> compile_path(const Json& value, const std::string& pointer,
                                    std::string_view field) {
     if (!value.is_string()) {
-      diags.error(pointer, std::string(kSchema),
+      diags.error(pointer, std::string(kWrongType),
                   std::string(field) +
                       " must be a string holding a path (such as \"$.field\"), got " +
                       std::string(type_name(value)));
@@ -230,7 +232,7 @@ struct Compiler {
         ops.emplace_back(op, &it.value());
         continue;
       }
-      diags.error(pointer + "/" + pointer_token(key), std::string(kSchema),
+      diags.error(pointer + "/" + pointer_token(key), codes::kUnknownField,
                   unknown_field_message(key));
       ok = false;
     }
@@ -288,7 +290,7 @@ struct Compiler {
 
     // A data test: Variable plus one operand.
     if (variable == nullptr) {
-      diags.error(pointer, std::string(kSchema),
+      diags.error(pointer, codes::kMissingField,
                   "missing Variable: " + op.name + " tests the value at the path in Variable");
       ok = false;
     } else {
@@ -304,7 +306,7 @@ struct Compiler {
       case Kind::String:
       case Kind::StringMatches:
         if (!operand.is_string()) {
-          diags.error(operand_pointer, std::string(kSchema),
+          diags.error(operand_pointer, std::string(kWrongType),
                       op.name + " must be a string, got " + std::string(type_name(operand)));
           return false;
         }
@@ -316,7 +318,7 @@ struct Compiler {
         return ok;
       case Kind::Numeric:
         if (!operand.is_number()) {
-          diags.error(operand_pointer, std::string(kSchema),
+          diags.error(operand_pointer, std::string(kWrongType),
                       op.name + " must be a number, got " + std::string(type_name(operand)));
           return false;
         }
@@ -324,7 +326,7 @@ struct Compiler {
         return ok;
       case Kind::Boolean:
         if (!operand.is_boolean()) {
-          diags.error(operand_pointer, std::string(kSchema),
+          diags.error(operand_pointer, std::string(kWrongType),
                       op.name + " must be a boolean, got " + std::string(type_name(operand)));
           return false;
         }
@@ -335,7 +337,7 @@ struct Compiler {
         if (operand.is_string())
           ts = parse_precise_timestamp(operand.get_ref<const std::string&>());
         if (!ts) {
-          diags.error(operand_pointer, std::string(kSchema),
+          diags.error(operand_pointer, codes::kInvalidTimestamp,
                       op.name +
                           " must be a timestamp string such as \"2016-03-14T01:59:00Z\" (RFC 3339 "
                           "with an uppercase T and a Z or +hh:mm offset), got " +
@@ -348,7 +350,7 @@ struct Compiler {
       }
       default:  // Is*
         if (!operand.is_boolean()) {
-          diags.error(operand_pointer, std::string(kSchema),
+          diags.error(operand_pointer, std::string(kWrongType),
                       op.name + " must be a boolean, got " + std::string(type_name(operand)));
           return false;
         }

@@ -1,5 +1,7 @@
 #include "asl/expr/payload.hpp"
 
+#include "asl/core/codes.hpp"
+
 #include <cassert>
 #include <optional>
 #include <vector>
@@ -39,13 +41,12 @@ using payload_detail::Node;
 
 constexpr std::string_view kDollarSuffix = ".$";
 
-// Diagnostic codes, the same as the definition compiler's (asl/definition_detail.hpp).
-constexpr char kWrongType[] = "WRONG_TYPE";
-constexpr char kInvalidPath[] = "INVALID_PATH";
-constexpr char kInvalidIntrinsic[] = "INVALID_INTRINSIC";
-constexpr char kInvalidValue[] = "INVALID_VALUE";
-constexpr char kDuplicateKey[] = "DUPLICATE_KEY";
-constexpr char kIntrinsicArguments[] = "INTRINSIC_ARGUMENTS";
+using codes::kDuplicateKey;
+using codes::kIntrinsicArguments;
+using codes::kInvalidIntrinsic;
+using codes::kInvalidPath;
+using codes::kInvalidValue;
+using codes::kWrongType;
 
 bool ends_with_dollar(std::string_view key) {
   return key.size() >= kDollarSuffix.size() &&

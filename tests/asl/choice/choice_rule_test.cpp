@@ -444,44 +444,44 @@ TEST(ChoiceCompile, RejectsUnknownFieldsWithASuggestion) {
   EXPECT_EQ(errors_of(Json{{"Variable", "$.a"}, {"StringEqual", "x"}, {"Next", "X"}}),
             (std::vector<std::string>{
                 "/States/Check/Choices/0/StringEqual: unknown field 'StringEqual' in a Choice "
-                "rule (did you mean 'StringEquals'?) [SCHEMA_VALIDATION]",
+                "rule (did you mean 'StringEquals'?) [UNKNOWN_FIELD]",
                 "/States/Check/Choices/0: must have exactly one comparison operator "
                 "[INVALID_CHOICE_RULE]"}));
   EXPECT_EQ(errors_of(Json{{"Variable", "$.a"}, {"IsNull", true}, {"Zebra", 1}}),
             std::vector<std::string>{"/States/Check/Choices/0/Zebra: unknown field 'Zebra' in a "
-                                     "Choice rule [SCHEMA_VALIDATION]"});
+                                     "Choice rule [UNKNOWN_FIELD]"});
 }
 
 TEST(ChoiceCompile, ChecksOperandTypes) {
   EXPECT_EQ(errors_of(rule("NumericEquals", "1")),
             std::vector<std::string>{"/States/Check/Choices/0/NumericEquals: NumericEquals must "
-                                     "be a number, got string [SCHEMA_VALIDATION]"});
+                                     "be a number, got string [WRONG_TYPE]"});
   EXPECT_EQ(errors_of(rule("StringEquals", 1)),
             std::vector<std::string>{"/States/Check/Choices/0/StringEquals: StringEquals must "
-                                     "be a string, got number [SCHEMA_VALIDATION]"});
+                                     "be a string, got number [WRONG_TYPE]"});
   EXPECT_EQ(errors_of(rule("StringMatches", nullptr)),
             std::vector<std::string>{"/States/Check/Choices/0/StringMatches: StringMatches "
-                                     "must be a string, got null [SCHEMA_VALIDATION]"});
+                                     "must be a string, got null [WRONG_TYPE]"});
   EXPECT_EQ(errors_of(rule("BooleanEquals", "true")),
             std::vector<std::string>{"/States/Check/Choices/0/BooleanEquals: BooleanEquals "
-                                     "must be a boolean, got string [SCHEMA_VALIDATION]"});
+                                     "must be a boolean, got string [WRONG_TYPE]"});
   EXPECT_EQ(errors_of(rule("IsPresent", 1)),
             std::vector<std::string>{"/States/Check/Choices/0/IsPresent: IsPresent must be a "
-                                     "boolean, got number [SCHEMA_VALIDATION]"});
+                                     "boolean, got number [WRONG_TYPE]"});
   EXPECT_EQ(errors_of(rule("TimestampEquals", "2016-12-05 21:29:29Z")),
             std::vector<std::string>{
                 "/States/Check/Choices/0/TimestampEquals: TimestampEquals must be a timestamp "
                 "string such as \"2016-03-14T01:59:00Z\" (RFC 3339 with an uppercase T and a Z "
-                "or +hh:mm offset), got \"2016-12-05 21:29:29Z\" [SCHEMA_VALIDATION]"});
+                "or +hh:mm offset), got \"2016-12-05 21:29:29Z\" [INVALID_TIMESTAMP]"});
   EXPECT_EQ(errors_of(rule("TimestampLessThan", 5)),
             std::vector<std::string>{
                 "/States/Check/Choices/0/TimestampLessThan: TimestampLessThan must be a "
                 "timestamp string such as \"2016-03-14T01:59:00Z\" (RFC 3339 with an uppercase T "
-                "and a Z or +hh:mm offset), got number [SCHEMA_VALIDATION]"});
+                "and a Z or +hh:mm offset), got number [INVALID_TIMESTAMP]"});
   EXPECT_EQ(errors_of(rule("NumericEqualsPath", 3)),
             std::vector<std::string>{"/States/Check/Choices/0/NumericEqualsPath: "
                                      "NumericEqualsPath must be a string holding a path (such "
-                                     "as \"$.field\"), got number [SCHEMA_VALIDATION]"});
+                                     "as \"$.field\"), got number [WRONG_TYPE]"});
 }
 
 TEST(ChoiceCompile, ChecksPaths) {
@@ -492,7 +492,7 @@ TEST(ChoiceCompile, ChecksPaths) {
                                   0),
             0u)
       << bad_variable[0];
-  EXPECT_NE(bad_variable[0].find("[INVALID_JSON_PATH]"), std::string::npos);
+  EXPECT_NE(bad_variable[0].find("[INVALID_PATH]"), std::string::npos);
 
   auto bad_operand = errors_of(rule("StringEqualsPath", "$.a[", "$.v"));
   ASSERT_EQ(bad_operand.size(), 1u);
@@ -504,11 +504,11 @@ TEST(ChoiceCompile, ChecksPaths) {
 
   EXPECT_EQ(errors_of(Json{{"IsNull", true}}),
             std::vector<std::string>{"/States/Check/Choices/0: missing Variable: IsNull tests "
-                                     "the value at the path in Variable [SCHEMA_VALIDATION]"});
+                                     "the value at the path in Variable [MISSING_FIELD]"});
   EXPECT_EQ(errors_of(Json{{"Variable", 5}, {"IsNull", true}}),
             std::vector<std::string>{"/States/Check/Choices/0/Variable: Variable must be a "
                                      "string holding a path (such as \"$.field\"), got number "
-                                     "[SCHEMA_VALIDATION]"});
+                                     "[WRONG_TYPE]"});
 }
 
 TEST(ChoiceCompile, ChecksCombinators) {
@@ -535,7 +535,7 @@ TEST(ChoiceCompile, ChecksCombinators) {
                            {"Next", "X"}}),
             std::vector<std::string>{"/States/Check/Choices/0/And/1/Not/NumericEquals: "
                                      "NumericEquals must be a number, got string "
-                                     "[SCHEMA_VALIDATION]"});
+                                     "[WRONG_TYPE]"});
   EXPECT_EQ(errors_of(Json{{"Or", {1}}}),
             std::vector<std::string>{"/States/Check/Choices/0/Or/0: a Choice rule must be an "
                                      "object, got number [INVALID_CHOICE_RULE]"});
@@ -569,9 +569,9 @@ TEST(ChoiceCompile, ReportsEveryProblemAtOnce) {
   EXPECT_EQ(errors,
             (std::vector<std::string>{
                 "/States/Check/Choices/0/Or/0/NumericEquals: NumericEquals must be a number, got "
-                "string [SCHEMA_VALIDATION]",
+                "string [WRONG_TYPE]",
                 "/States/Check/Choices/0/Or/1/BooleanEquals: BooleanEquals must be a boolean, "
-                "got number [SCHEMA_VALIDATION]",
+                "got number [WRONG_TYPE]",
                 "/States/Check/Choices/0/Or/2: must have exactly one comparison operator "
                 "[INVALID_CHOICE_RULE]"}));
 }
