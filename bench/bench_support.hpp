@@ -5,8 +5,6 @@
 // (../shared beside the source tree). A clone without it gets a clear "skipped" message.
 #pragma once
 
-#include "asl/core/json.hpp"
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "asl/core/json.hpp"
 
 namespace stepd::bench {
 
@@ -74,7 +74,8 @@ inline std::optional<std::vector<MachineSpec>> load_manifest(const std::filesyst
   try {
     for (const auto& [name, m] : doc.at("machines").items()) {
       specs.push_back({name, dir / m.at("definition").get<std::string>(),
-                       dir / m.at("input").get<std::string>(), m.at("transitions").get<long long>()});
+                       dir / m.at("input").get<std::string>(),
+                       m.at("transitions").get<long long>()});
     }
   } catch (const nlohmann::ordered_json::exception& e) {
     throw std::runtime_error(manifest.string() + ": malformed manifest: " + e.what());

@@ -7,23 +7,27 @@
 // stops with exit code 1 and says what differed. The figure: runs * transitions / seconds.
 //
 // Usage: machines_bench [--budget SECONDS] [--warmup SECONDS] [--runs N] [--only NAME]
-//                       [--machines DIR] [--json]
+//                       [--machines DIR] [--json] [--outputs]
 //   --runs N   exactly N timed runs instead of a time budget (for profilers)
 //   --json     one JSON object on stdout: {"machines": [{"machine", "runs", "seconds",
-//              "transitions", "transitions_per_s", "us_per_transition"}, ...]}
+//              "cpu_seconds", "transitions", "transitions_per_s", "us_per_transition"}, ...]}
+//   --outputs  no timing: one checked run per machine, prints {machine: output} as JSON (to
+//              compare with the peer's `run.mjs --outputs`)
 // Exit codes: 0 done (or skipped: no machines directory), 1 a run failed or differed, 2 usage.
-#include "asl/definition.hpp"
-#include "bench/bench_support.hpp"
-#include "engine/local_runner.hpp"
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "asl/definition.hpp"
+#include "bench/bench_support.hpp"
+#include "engine/local_runner.hpp"
 
 namespace {
 
@@ -33,17 +37,19 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   double budget_seconds = 2.0;
-  double warmup_seconds = 0.3;
+  double warmup_seconds = 0.5;
   long long runs = 0;  // > 0: fixed number of timed runs
   std::string only;
   std::string machines_dir;
   bool json = false;
+  bool outputs = false;
 };
 
 struct Measurement {
   std::string machine;
   long long runs = 0;
-  double seconds = 0;
+  double seconds = 0;         // wall clock
+  double cpu_seconds = 0;     // this thread's CPU time (less than seconds on a busy machine)
   long long transitions = 0;  // per run
   double transitions_per_s() const { return static_cast<double>(runs * transitions) / seconds; }
 };
@@ -51,7 +57,7 @@ struct Measurement {
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "machines_bench: " << message << "\n"
             << "usage: machines_bench [--budget SECONDS] [--warmup SECONDS] [--runs N] "
-               "[--only NAME] [--machines DIR] [--json]\n";
+               "[--only NAME] [--machines DIR] [--json] [--outputs]\n";
   std::exit(2);
 }
 
@@ -68,8 +74,9 @@ Options parse_options(int argc, char** argv) {
       char* end = nullptr;
       double v = std::strtod(text.c_str(), &end);
       if (end == text.c_str() || *end != '\0' || !(v >= min)) {
-        usage_error(std::string(arg) + ": '" + text + "' is not a number >= " +
-                    std::to_string(min));
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", min);
+        usage_error(std::string(arg) + ": '" + text + "' is not a number >= " + limit);
       }
       return v;
     };
@@ -85,6 +92,8 @@ Options parse_options(int argc, char** argv) {
       opts.machines_dir = value();
     } else if (arg == "--json") {
       opts.json = true;
+    } else if (arg == "--outputs") {
+      opts.outputs = true;
     } else {
       usage_error("unknown argument '" + std::string(arg) + "'");
     }
@@ -110,7 +119,7 @@ stepd::engine::LocalRunOptions run_options() {
 }
 
 // One run, checked: SUCCEEDED and exactly the expected number of states entered.
-void run_checked(const MachineSpec& spec, const stepd::asl::Machine& machine, const Json& input,
+Json run_checked(const MachineSpec& spec, const stepd::asl::Machine& machine, const Json& input,
                  const stepd::engine::LocalRunOptions& options) {
   stepd::engine::LocalRunResult result = stepd::engine::run_local(machine, input, options);
   if (result.status != "SUCCEEDED") {
@@ -121,9 +130,15 @@ void run_checked(const MachineSpec& spec, const stepd::asl::Machine& machine, co
     fail(spec.name, "run entered " + std::to_string(result.states_entered) +
                         " states, manifest says " + std::to_string(spec.transitions));
   }
+  return std::move(result.output);
 }
 
-Measurement measure(const MachineSpec& spec, const Options& opts) {
+struct Loaded {
+  std::shared_ptr<const stepd::asl::Machine> machine;
+  Json input;
+};
+
+Loaded load(const MachineSpec& spec) {
   // string_view: a std::string would also convert to Json, and the overloads would be ambiguous.
   const std::string text = stepd::bench::read_text(spec.definition);
   stepd::asl::LoadResult loaded = stepd::asl::load_definition(std::string_view(text));
@@ -132,8 +147,20 @@ Measurement measure(const MachineSpec& spec, const Options& opts) {
     for (const auto& d : loaded.diagnostics) all += "\n  " + stepd::asl::to_string(d);
     fail(spec.name, "definition does not load:" + all);
   }
+  return {loaded.machine, stepd::bench::read_json(spec.input)};
+}
+
+// CPU time of the calling thread.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+Measurement measure(const MachineSpec& spec, const Options& opts) {
+  const Loaded loaded = load(spec);
   const stepd::asl::Machine& machine = *loaded.machine;
-  const Json input = stepd::bench::read_json(spec.input);
+  const Json& input = loaded.input;
   const stepd::engine::LocalRunOptions options = run_options();
 
   // Warm-up: at least one run (which also checks the machine before timing starts).
@@ -142,7 +169,8 @@ Measurement measure(const MachineSpec& spec, const Options& opts) {
     run_checked(spec, machine, input, options);
   } while (Clock::now() < warm_end);
 
-  Measurement m{spec.name, 0, 0, spec.transitions};
+  Measurement m{spec.name, 0, 0, 0, spec.transitions};
+  const double cpu_start = thread_cpu_seconds();
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline = start + seconds(opts.budget_seconds);
   Clock::time_point now;
@@ -152,15 +180,17 @@ Measurement measure(const MachineSpec& spec, const Options& opts) {
     now = Clock::now();
   } while (opts.runs > 0 ? m.runs < opts.runs : now < deadline);
   m.seconds = std::chrono::duration<double>(now - start).count();
+  m.cpu_seconds = thread_cpu_seconds() - cpu_start;
   return m;
 }
 
 void print_table(const std::vector<Measurement>& ms) {
-  std::printf("%-16s %8s %9s %12s %16s %12s\n", "machine", "runs", "seconds", "transitions",
-              "transitions/s", "us/transition");
+  std::printf("%-16s %8s %9s %9s %12s %16s %14s\n", "machine", "runs", "seconds", "cpu s",
+              "transitions", "transitions/s", "us/transition");
   for (const Measurement& m : ms) {
-    std::printf("%-16s %8lld %9.3f %12lld %16.0f %12.3f\n", m.machine.c_str(), m.runs, m.seconds,
-                m.transitions, m.transitions_per_s(), 1e6 / m.transitions_per_s());
+    std::printf("%-16s %8lld %9.3f %9.3f %12lld %16.0f %14.3f\n", m.machine.c_str(), m.runs,
+                m.seconds, m.cpu_seconds, m.transitions, m.transitions_per_s(),
+                1e6 / m.transitions_per_s());
   }
 }
 
@@ -170,6 +200,7 @@ void print_json(const std::vector<Measurement>& ms) {
     out["machines"].push_back({{"machine", m.machine},
                                {"runs", m.runs},
                                {"seconds", m.seconds},
+                               {"cpu_seconds", m.cpu_seconds},
                                {"transitions", m.transitions},
                                {"transitions_per_s", m.transitions_per_s()},
                                {"us_per_transition", 1e6 / m.transitions_per_s()}});
@@ -189,7 +220,19 @@ int main(int argc, char** argv) {
     if (!specs) {
       std::cerr << "machines_bench: skipped: no benchmark machines at " << dir.string()
                 << " (set STEPD_SHARED_DIR to the shared directory)\n";
-      if (opts.json) std::cout << R"({"machines":[],"skipped":true})" << "\n";
+      if (opts.json)
+        std::cout << R"({"machines":[],"skipped":true})"
+                  << "\n";
+      return 0;
+    }
+    if (opts.outputs) {
+      Json outputs = Json::object();
+      for (const MachineSpec& spec : *specs) {
+        if (!opts.only.empty() && spec.name != opts.only) continue;
+        const Loaded loaded = load(spec);
+        outputs[spec.name] = run_checked(spec, *loaded.machine, loaded.input, run_options());
+      }
+      std::cout << outputs.dump() << "\n";
       return 0;
     }
     std::vector<Measurement> results;

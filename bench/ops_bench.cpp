@@ -6,14 +6,6 @@
 // as an error, not timed). Without the shared directory every case is skipped with a message.
 //
 // Run: build-*/bench/ops_bench [--benchmark_min_time=0.2] [--benchmark_filter=REGEX]
-#include "asl/choice/choice_rule.hpp"
-#include "asl/definition.hpp"
-#include "asl/expr/intrinsics.hpp"
-#include "asl/expr/payload.hpp"
-#include "asl/path/path.hpp"
-#include "asl/step.hpp"
-#include "bench/bench_support.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <exception>
@@ -24,6 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "asl/choice/choice_rule.hpp"
+#include "asl/definition.hpp"
+#include "asl/expr/intrinsics.hpp"
+#include "asl/expr/payload.hpp"
+#include "asl/path/path.hpp"
+#include "asl/step.hpp"
+#include "bench/bench_support.hpp"
+
 namespace {
 
 using stepd::asl::Json;
@@ -33,7 +33,7 @@ namespace asl = stepd::asl;
 struct Fixtures {
   std::string error;
   std::string chain100_text;
-  Json chain100;        // definition
+  Json chain100;  // definition
   Json chain100_input;
   Json choiceloop1000;  // definition
   Json map1000_input;
@@ -218,8 +218,8 @@ void BM_PayloadTemplate(benchmark::State& state) {
   if (!ready(state)) return;
   asl::Diagnostics diags;
   const Json& tmpl = fixtures().chain100.at("States").at("P000").at("Parameters");
-  auto payload = asl::PayloadTemplate::compile(tmpl, "/States/P000/Parameters", "Parameters",
-                                               diags);
+  auto payload =
+      asl::PayloadTemplate::compile(tmpl, "/States/P000/Parameters", "Parameters", diags);
   asl::EvalContext ctx;
   ctx.input = &fixtures().chain100_input;
   const Json want = {{"step", 0}, {"orderId", "ord-000123"}, {"prev", -1}, {"qty", 2}};
@@ -289,8 +289,10 @@ void BM_ChoiceRules(benchmark::State& state) {
     return -1;
   };
   if (!check(state, [&]() -> std::string {
-        if (int m = first_match(input); m != -1) return "counter 500 matched rule " + std::to_string(m);
-        if (int m = first_match(done); m != 2) return "counter 1000 matched rule " + std::to_string(m);
+        if (int m = first_match(input); m != -1)
+          return "counter 500 matched rule " + std::to_string(m);
+        if (int m = first_match(done); m != 2)
+          return "counter 1000 matched rule " + std::to_string(m);
         return "";
       })) {
     return;
@@ -299,7 +301,8 @@ void BM_ChoiceRules(benchmark::State& state) {
 }
 BENCHMARK(BM_ChoiceRules);
 
-// --- one state, whole -----------------------------------------------------------------------------
+// --- one state, whole
+// -----------------------------------------------------------------------------
 
 // enter_state on chain100's P000: Parameters + ResultPath, the input moved in (one copy of the
 // input per iteration, as a runner that keeps the input would need). Target: ~1-2 us.

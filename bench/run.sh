@@ -39,7 +39,8 @@ if [[ "${BENCH_OPS:-1}" != 0 ]]; then
   "$build_dir/bench/ops_bench" --benchmark_min_time=0.1
 fi
 
-echo "== whole machines: Stepd (single thread, virtual time, no history)"
+echo "== whole machines: Stepd (single thread, virtual time, no history); load average:" \
+  "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
 stepd_json=$("$build_dir/bench/machines_bench" --json --budget "$budget" --warmup "$warmup" \
   --machines "$machines")
 
@@ -49,12 +50,23 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   peer_note='peer skipped: node/npm not installed'
 else
   if [[ ! -d bench/peer/node_modules/aws-local-stepfunctions ]]; then
-    echo "== installing the peer (npm ci in bench/peer)"
-    if ! (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
-      peer_note='peer skipped: npm ci failed in bench/peer'
+    # npm ci when a lock file pins the whole tree; npm install otherwise (package.json pins
+    # aws-local-stepfunctions itself to 3.0.0).
+    npm_cmd=install
+    [[ -f bench/peer/package-lock.json ]] && npm_cmd=ci
+    echo "== installing the peer (npm $npm_cmd in bench/peer)"
+    if ! (cd bench/peer && npm "$npm_cmd" --no-audit --no-fund --loglevel=error >/dev/null); then
+      peer_note="peer skipped: npm $npm_cmd failed in bench/peer"
     fi
   fi
   if [[ -z "$peer_note" ]]; then
+    echo "== same final outputs on both? (one run each)"
+    outputs_dir=$(mktemp -d)
+    trap 'rm -rf "$outputs_dir"' EXIT
+    "$build_dir/bench/machines_bench" --outputs --machines "$machines" >"$outputs_dir/stepd.json"
+    node bench/peer/run.mjs --outputs --machines "$machines" >"$outputs_dir/peer.json"
+    node bench/peer/compare.mjs "$outputs_dir/stepd.json" "$outputs_dir/peer.json" ||
+      echo "warning: the outputs differ (the figures below may not compare like with like)"
     echo "== whole machines: peer aws-local-stepfunctions (node $(node --version), one process)"
     peer_json=$(node bench/peer/run.mjs --machines "$machines" --budget "$budget" \
       --warmup "$warmup")

@@ -17,6 +17,9 @@
 // thread.
 //
 // Usage: node run.mjs [--machines DIR] [--budget SECONDS] [--warmup SECONDS] [--only NAME]
+//                     [--outputs]
+//   --outputs  no timing: one verified run per machine, prints {machine: output} as JSON (to
+//              compare with Stepd's `machines_bench --outputs`)
 // Human-readable progress goes to stderr.
 
 // aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it. It must
@@ -48,6 +51,7 @@ function parseArgs(argv) {
     budget: 2.0,
     warmup: 0.5,
     only: null,
+    outputs: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -59,6 +63,7 @@ function parseArgs(argv) {
     else if (arg === '--budget') opts.budget = Number(next());
     else if (arg === '--warmup') opts.warmup = Number(next());
     else if (arg === '--only') opts.only = next();
+    else if (arg === '--outputs') opts.outputs = true;
     else fail(`unknown argument '${arg}'`);
   }
   if (!(opts.budget > 0)) fail('--budget must be a positive number of seconds');
@@ -105,8 +110,9 @@ async function verifyRun(machine, input) {
   };
   let status = 'SUCCEEDED';
   let failure = '';
+  let output;
   try {
-    await machine.run(input).result;
+    output = await machine.run(input).result;
   } catch (e) {
     status = 'FAILED';
     failure = `${e.name}: ${e.message}`;
@@ -114,7 +120,7 @@ async function verifyRun(machine, input) {
     proto.execute = originalExecute;
     if (loggerProto !== null) loggerProto.dispatchStateEnteredEvent = originalDispatch;
   }
-  return { entered, status, failure };
+  return { entered, status, failure, output };
 }
 
 async function runFor(machine, input, seconds) {
@@ -150,6 +156,10 @@ async function main() {
       fail(`${name}: ${check.entered} states entered, manifest says ${spec.transitions}`);
     }
 
+    if (opts.outputs) {
+      results[name] = check.output;
+      continue;
+    }
     if (opts.warmup > 0) await runFor(machine, input, opts.warmup);
     const { runs, seconds } = await runFor(machine, input, opts.budget);
     const perSecond = (runs * spec.transitions) / seconds;

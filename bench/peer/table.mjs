@@ -18,12 +18,11 @@ for (const m of stepd) {
   ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-const line = (r) =>
-  '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+const pad = (c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]));
+const line = (r) => '| ' + r.map(pad).join(' | ') + ' |';
+const rule = (w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':');
 console.log(line(rows[0]));
-console.log(
-  '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|',
-);
+console.log('|' + widths.map(rule).join('|') + '|');
 for (const r of rows.slice(1)) console.log(line(r));
 if (Object.keys(peer).length > 0) {
   console.log(
