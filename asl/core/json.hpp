@@ -18,6 +18,31 @@ struct JsonObjectMap : nlohmann::ordered_map<Key, T, IgnoredLess, Allocator> {
   using Base = nlohmann::ordered_map<Key, T, IgnoredLess, Allocator>;
   using Base::Base;
   using Base::find;
+  using Base::operator[];
+  using typename Base::iterator;
+  using typename Base::value_type;
+
+  // Inserting members. The element type has a const key, so a plain vector growth would copy
+  // every member (values included); growing here moves the values and copies only the keys.
+  template <class KeyType>
+  std::pair<iterator, bool> emplace(KeyType&& key, T&& value) {
+    reserve_for_insert();
+    return Base::emplace(std::forward<KeyType>(key), std::move(value));
+  }
+  template <class KeyType>
+  T& operator[](KeyType&& key) {
+    reserve_for_insert();
+    return Base::operator[](std::forward<KeyType>(key));
+  }
+  std::pair<iterator, bool> insert(value_type&& v) {
+    reserve_for_insert();
+    return Base::insert(std::move(v));
+  }
+  std::pair<iterator, bool> insert(const value_type& v) {
+    reserve_for_insert();
+    return Base::insert(v);
+  }
+
   // Lookup by any string-like key on a const object (the base offers it only on non-const).
   template <class K>
     requires std::is_convertible_v<const K&, std::string_view>
@@ -35,6 +60,15 @@ struct JsonObjectMap : nlohmann::ordered_map<Key, T, IgnoredLess, Allocator> {
       if (it == other.end() || !(it->second == value)) return false;
     }
     return true;
+  }
+
+ private:
+  void reserve_for_insert() {
+    if (this->size() < this->capacity()) return;
+    typename Base::Container bigger;
+    bigger.reserve(this->capacity() < 4 ? 4 : this->capacity() * 2);
+    for (auto& member : *this) bigger.emplace_back(member.first, std::move(member.second));
+    static_cast<typename Base::Container&>(*this).swap(bigger);
   }
 };
 

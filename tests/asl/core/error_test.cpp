@@ -1,7 +1,5 @@
 #include "asl/core/error.hpp"
 
-#include "asl/core/json.hpp"
-
 #include <gtest/gtest.h>
 
 namespace stepd::asl {
@@ -20,14 +18,6 @@ TEST(DiagnosticsTest, WarningsAreNotErrors) {
   diags.error("/StartAt", "MISSING_TRANSITION_TARGET", "y");
   EXPECT_TRUE(diags.has_errors());
   EXPECT_EQ(diags.items().size(), 2u);
-}
-
-TEST(JsonTest, TypeNamesAndPointerTokens) {
-  EXPECT_EQ(type_name(Json(1.5)), "number");
-  EXPECT_EQ(type_name(Json::array()), "array");
-  EXPECT_EQ(type_name(Json(nullptr)), "null");
-  EXPECT_EQ(pointer_token("a/b~c"), "a~1b~0c");
-  EXPECT_EQ(dump_compact(Json::parse(R"({"a": [1, 2]})")), R"({"a":[1,2]})");
 }
 
 }  // namespace
