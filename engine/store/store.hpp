@@ -1,0 +1,266 @@
+// The Store: everything Stepd keeps durably, behind one interface with two implementations —
+// SQLite (one file, the embedded default) and PostgreSQL (several nodes share one database).
+// Both pass the same test suite (tests/engine/store/).
+//
+// What is stored (docs/engine.md has the why):
+//  - state machines and their revisions (an execution keeps the revision it started with);
+//  - executions: one row each with status, input/output and a version counter;
+//  - history: the append-only event list of each execution, ids contiguous from 1;
+//  - frames: the execution's current position(s), one row per frame (the root scope, each
+//    running Parallel branch and Map iteration), rewritten only when that frame changes;
+//  - map results: the output of each finished Map iteration, one row each;
+//  - timers: when each Wait, retry back-off and task time-out is due;
+//  - tasks: task tokens handed out and not yet completed.
+//
+// Durability protocol: one step of one execution is an ExecutionWrite; commit() applies a
+// batch of them (many executions: group commit) in ONE transaction, durably (fsync / synchronous
+// commit) before it returns. A write carries the version of the execution it was computed from;
+// if any execution's stored version differs, or a fence no longer holds, nothing is written.
+//
+// JSON payloads (inputs, outputs, event details, frame data) are passed as JSON text: the store
+// never parses them.
+//
+// Times are microseconds since the Unix epoch, UTC.
+//
+// Threads: every method may be called from any thread; implementations serialise internally
+// (SQLite) or use a connection pool (PostgreSQL). commit() may run concurrently with reads.
+#pragma once
+
+#include "engine/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stepd::engine {
+
+using Micros = std::int64_t;  // microseconds since the Unix epoch, UTC
+
+struct StateMachineRecord {
+  std::string arn;            // arn:aws:states:REGION:ACCOUNT:stateMachine:NAME
+  std::string name;
+  std::string type;           // "STANDARD" or "EXPRESS"
+  std::string definition;     // the ASL text of the current revision, as submitted
+  std::string role_arn;
+  std::string revision_id;    // of the current revision; "1", "2", ...
+  std::string status;         // "ACTIVE" or "DELETING"
+  std::string description;
+  std::string tags_json = "[]";           // [{"key":..,"value":..}]
+  std::string logging_json = "{}";        // loggingConfiguration as given
+  std::string tracing_json = "{}";        // tracingConfiguration as given
+  Micros created = 0;
+  Micros updated = 0;
+};
+
+struct RevisionRecord {
+  std::string machine_arn;
+  std::string revision_id;
+  std::string definition;
+  std::string role_arn;
+  Micros created = 0;
+};
+
+struct ExecutionRecord {
+  std::string arn;            // arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME
+  std::string machine_arn;
+  std::string revision_id;    // the revision it runs
+  std::string name;
+  std::string type;           // "STANDARD" or "EXPRESS"
+  std::string status;         // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE
+  std::string input;          // JSON text
+  std::optional<std::string> output;  // JSON text, when SUCCEEDED
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+  Micros start = 0;
+  std::optional<Micros> stop;
+  std::string trace_header;   // W3C traceparent (or AWS X-Ray header) given at start
+  int redrive_count = 0;
+  std::optional<Micros> redrive_date;
+  std::int64_t last_event_id = 0;   // id of the newest history event
+  std::int64_t version = 0;         // bumped by every commit that touches the execution
+  int partition = 0;                // which partition (and so which node) steps it
+};
+
+struct HistoryEvent {
+  std::int64_t id = 0;
+  std::int64_t previous_id = 0;
+  Micros timestamp = 0;
+  std::string type;     // Step Functions' event type, e.g. "TaskStateEntered"
+  std::string details;  // JSON text of the "<type>EventDetails" object, or "" for none
+};
+
+struct FrameRecord {
+  std::string frame_id;  // "" is the root frame; see docs/engine.md
+  std::string data;      // JSON text
+};
+
+struct MapResultRecord {
+  std::string frame_id;  // the frame of the Map state
+  std::int64_t index = 0;
+  std::string output;    // JSON text
+};
+
+struct TimerRecord {
+  std::string execution_arn;
+  std::string timer_id;  // unique within the execution
+  Micros due = 0;
+  int partition = 0;
+};
+
+struct TaskRecord {
+  std::string token;           // unguessable; the primary key
+  std::string execution_arn;
+  std::string frame_id;
+  std::string state_name;
+  std::string resource;        // as written in the definition
+  std::string activity_arn;    // for activity tasks, else ""
+  std::string input;           // JSON text (the payload)
+  std::string status;          // "SCHEDULED" or "STARTED"
+  std::string worker_name;     // who took it (activities)
+  Micros scheduled = 0;
+  std::optional<Micros> heartbeat_due;
+  std::optional<Micros> timeout_due;
+  int partition = 0;
+};
+
+// Changes to the execution row made by a step.
+struct ExecutionUpdate {
+  std::optional<std::string> status;
+  std::optional<std::string> output;
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+  std::optional<Micros> stop;
+  std::optional<int> redrive_count;
+  std::optional<Micros> redrive_date;
+};
+
+// Everything one step of one execution changes, applied atomically with the rest of its batch.
+struct ExecutionWrite {
+  std::string execution_arn;
+  // The version the step was computed from; the stored version must equal it (then becomes
+  // expected_version + 1). For a new execution: 0, with `create` set.
+  std::int64_t expected_version = 0;
+  std::optional<ExecutionRecord> create;  // insert this execution (its version is ignored: 1)
+  ExecutionUpdate update;
+  std::vector<HistoryEvent> events;       // appended; ids must continue last_event_id
+  std::vector<FrameRecord> frames_put;    // insert or replace
+  std::vector<std::string> frames_delete;
+  std::vector<MapResultRecord> map_results_put;
+  std::vector<std::string> map_results_delete;  // frame ids whose results all go
+  std::vector<TimerRecord> timers_put;    // insert or replace (execution_arn filled by store)
+  std::vector<std::string> timers_delete; // timer ids of this execution
+  std::vector<TaskRecord> tasks_put;      // insert or replace
+  std::vector<std::string> tasks_delete;  // tokens
+};
+
+// A partition lease that must still be held by `node` with `epoch` for a batch to commit:
+// a node that lost its lease can no longer write (fencing).
+struct Fence {
+  int partition = 0;
+  std::string node;
+  std::int64_t epoch = 0;
+};
+
+struct CommitBatch {
+  std::vector<ExecutionWrite> writes;
+  std::vector<Fence> fences;
+};
+
+// What commit() found when it refused a batch with Conflict.
+struct CommitConflict {
+  std::vector<std::string> stale_executions;  // version mismatch (or create of an existing one)
+  std::vector<int> lost_partitions;           // fence no longer held
+};
+
+struct PageRequest {
+  int max_results = 100;   // 1..1000
+  std::string next_token;  // "" for the first page; opaque otherwise
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_token;  // "" when this is the last page
+};
+
+struct ExecutionFilter {
+  std::string machine_arn;   // "" for all
+  std::string status;        // "" for all
+};
+
+struct PartitionLease {
+  int partition = 0;
+  std::string node;
+  std::int64_t epoch = 0;
+  Micros expires = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates the schema or migrates it to the current version. Idempotent.
+  virtual Status migrate() = 0;
+  // The schema version in the database.
+  virtual Result<int> schema_version() = 0;
+
+  // --- State machines -----------------------------------------------------------------------
+  // Inserts a machine and its first revision. AlreadyExists when the ARN is taken.
+  virtual Status create_state_machine(const StateMachineRecord& machine) = 0;
+  // Replaces the machine row and adds `revision` (its revision_id must be new).
+  virtual Status update_state_machine(const StateMachineRecord& machine,
+                                      const RevisionRecord& revision) = 0;
+  virtual Result<StateMachineRecord> get_state_machine(std::string_view arn) = 0;
+  virtual Result<RevisionRecord> get_revision(std::string_view machine_arn,
+                                              std::string_view revision_id) = 0;
+  // Ordered by name.
+  virtual Result<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) = 0;
+  // Removes the machine and its revisions; its executions remain readable.
+  virtual Status delete_state_machine(std::string_view arn) = 0;
+
+  // --- Executions -----------------------------------------------------------------------------
+  // Applies the batch atomically and durably. Conflict (with *conflict filled when given) when a
+  // version or fence check fails; then nothing was written.
+  virtual Status commit(const CommitBatch& batch, CommitConflict* conflict = nullptr) = 0;
+  virtual Result<ExecutionRecord> get_execution(std::string_view arn) = 0;
+  // Newest first (by start time, then ARN).
+  virtual Result<Page<ExecutionRecord>> list_executions(const ExecutionFilter& filter,
+                                                         const PageRequest& page) = 0;
+  // History in ascending id order (descending when reverse), a page at a time; the token of a
+  // page continues after its last event.
+  virtual Result<Page<HistoryEvent>> get_history(std::string_view arn, const PageRequest& page,
+                                                 bool reverse) = 0;
+  virtual Result<std::vector<FrameRecord>> load_frames(std::string_view arn) = 0;
+  // Ordered by frame id, then index.
+  virtual Result<std::vector<MapResultRecord>> load_map_results(std::string_view arn) = 0;
+  // ARNs of RUNNING executions in the given partitions (all partitions when empty).
+  virtual Result<std::vector<std::string>> open_executions(const std::vector<int>& partitions) = 0;
+
+  // --- Timers and tasks -----------------------------------------------------------------------
+  // Timers due at or before `until` in the given partitions (all when empty), earliest first.
+  virtual Result<std::vector<TimerRecord>> due_timers(Micros until,
+                                                      const std::vector<int>& partitions,
+                                                      int max) = 0;
+  virtual Result<TaskRecord> get_task(std::string_view token) = 0;
+  virtual Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) = 0;
+
+  // --- Partition leases (several nodes on one database) ---------------------------------------
+  // Takes every partition in [0, partitions) that is free or expired at `now`, and renews those
+  // `node` holds, up to `max_partitions` held in total; a taken-over partition's epoch is
+  // incremented. Returns the leases `node` holds afterwards.
+  virtual Result<std::vector<PartitionLease>> acquire_partitions(const std::string& node,
+                                                                 int partitions,
+                                                                 int max_partitions, Micros now,
+                                                                 Micros ttl) = 0;
+  // Gives up every partition `node` holds (graceful shutdown).
+  virtual Status release_partitions(const std::string& node) = 0;
+};
+
+// Opens a store from a URL: "sqlite:PATH" (or a path ending in .db/.sqlite), "sqlite::memory:",
+// "postgresql://..." / "postgres://...". Does not migrate.
+Result<std::unique_ptr<Store>> open_store(const std::string& url);
+
+}  // namespace stepd::engine
