@@ -121,16 +121,20 @@ bool error_matches(const std::vector<std::string>& error_equals, const std::stri
 
 Json map_item_input(const State& map_state, const RunItems& run, std::size_t index,
                     const StepContext& ctx) {
+  return map_item_input(map_state, run.items.at(index), index, run.effective_input, ctx);
+}
+
+Json map_item_input(const State& map_state, const Json& item, std::size_t index,
+                    const Json& effective_input, const StepContext& ctx) {
   assert(map_state.type == StateType::Map);
   const auto& map = std::get<MapState>(map_state.body);
-  const Json& item = run.items.at(index);
   if (!map.item_selector) return item;
   detail::StepEnv env(map_state, ctx);
   Json context = build_context_object(map_state, ctx);
   context["Map"]["Item"]["Index"] = index;
   context["Map"]["Item"]["Value"] = item;
   EvalContext e;
-  e.input = &run.effective_input;
+  e.input = &effective_input;
   e.context = &context;
   e.variables = ctx.variables;
   e.random = ctx.random;

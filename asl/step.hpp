@@ -126,6 +126,10 @@ Effect complete_state(const State& state, Json input, Outcome outcome, const Ste
 // Throws StatesException on a selector error (the runner fails the Map state with it).
 Json map_item_input(const State& map_state, const RunItems& run, std::size_t index,
                     const StepContext& ctx);
+// The same for a runner that keeps the items itself: `item` is element `index` of the items and
+// `effective_input` the RunItems' effective_input.
+Json map_item_input(const State& map_state, const Json& item, std::size_t index,
+                    const Json& effective_input, const StepContext& ctx);
 
 // Whether `failed` failures out of `total` iterations exceed the Map's tolerance.
 bool exceeds_tolerated_failures(const RunItems& run, std::size_t failed, std::size_t total);

@@ -1,0 +1,1160 @@
+#include "engine/core/execution_core.hpp"
+
+#include "asl/choice/timestamp.hpp"
+#include "engine/task_resource.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <unordered_map>
+
+namespace stepd::engine {
+
+using asl::Effect;
+using asl::Machine;
+using asl::Outcome;
+using asl::State;
+using asl::StatesError;
+using asl::StateType;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+asl::TimePoint to_time(Micros us) { return asl::TimePoint(std::chrono::microseconds(us)); }
+Micros seconds_to_micros(double s) { return static_cast<Micros>(std::llround(s * 1e6)); }
+
+constexpr char kExecutionTimeoutTimer[] = "execution-timeout";
+constexpr char kItemsSuffix[] = "#items";
+
+// How a waiting frame waits.
+enum class Waiting { None, Task, Timer, Retry, Children };
+
+std::string_view waiting_name(Waiting w) {
+  switch (w) {
+    case Waiting::None: return "none";
+    case Waiting::Task: return "task";
+    case Waiting::Timer: return "timer";
+    case Waiting::Retry: return "retry";
+    case Waiting::Children: return "children";
+  }
+  return "none";
+}
+
+Waiting waiting_from(std::string_view s) {
+  if (s == "task") return Waiting::Task;
+  if (s == "timer") return Waiting::Timer;
+  if (s == "retry") return Waiting::Retry;
+  if (s == "children") return Waiting::Children;
+  return Waiting::None;
+}
+
+// The children a Parallel or Map state runs, and what they produced so far.
+struct ChildGroup {
+  bool is_map = false;
+  long long total = 0;
+  long long next = 0;    // next child to start
+  long long active = 0;  // started, not finished
+  long long succeeded = 0;
+  long long failed = 0;
+  long long limit = 0;   // children at once
+  std::optional<long long> tolerated_count;
+  std::optional<double> tolerated_percentage;
+  std::optional<StatesError> error;  // the error that fails the group
+  std::vector<Json> results;          // by child index; null until done
+  Json items;                          // Map: the items (stored once, in "<frame>#items")
+  Json child_input;                    // Parallel: every branch's input; Map: ItemSelector's "$"
+};
+
+}  // namespace
+
+// One running scope: the root machine, a Parallel branch or a Map iteration.
+struct Frame {
+  Frame(std::string frame_id, Frame* parent_frame, const Machine* machine, long long idx)
+      : id(std::move(frame_id)),
+        parent(parent_frame),
+        scope(machine),
+        index(idx),
+        vars(parent_frame ? &parent_frame->vars : nullptr) {}
+
+  std::string id;
+  Frame* parent;
+  const Machine* scope;
+  long long index;
+  asl::VariableScope vars;
+
+  const State* state = nullptr;
+  Waiting waiting = Waiting::None;
+  Json input;        // raw input of the current state while it waits
+  Json then_output;  // Wait: the output handed on when the timer fires
+  std::vector<int> retry_attempts;
+  int retry_count = 0;
+  long long entered_event_id = 0;
+  Micros entered_time = 0;
+  long long last_event_id = 0;
+  std::string token;        // Task
+  std::string timer_id;     // Wait / Retry / task time-out
+  Micros timer_due = 0;
+  std::string heartbeat_timer_id;
+  Micros heartbeat_due = 0;
+  double heartbeat_seconds = 0;
+  TaskDispatch task;        // Task: what was dispatched (re-offered after restore)
+  ChildGroup group;
+  bool items_stored = false;
+};
+
+class ExecutionCore::Impl {
+ public:
+  Impl(std::shared_ptr<const Machine> machine, ExecutionRecord record, TokenFactory tokens,
+       asl::RandomSource* random, const CoreOptions& options)
+      : machine_(std::move(machine)),
+        record_(std::move(record)),
+        tokens_(std::move(tokens)),
+        random_(random),
+        options_(options) {
+    index_scopes(*machine_);
+    info_.id = record_.arn;
+    info_.name = record_.name;
+    info_.state_machine_id = record_.machine_arn;
+    info_.state_machine_name = machine_name(record_.machine_arn);
+    info_.start_time = to_time(record_.start);
+    info_.redrive_count = record_.redrive_count;
+    info_.input = Json::parse(record_.input);
+    write_.execution_arn = record_.arn;
+    write_.expected_version = record_.version;
+  }
+
+  // --- Entry points -------------------------------------------------------------------------
+
+  void start(Micros now) {
+    now_ = now;
+    write_.create = record_;
+    write_.expected_version = 0;
+    Frame& root = add_frame("", nullptr, machine_.get(), 0);
+    event(root, "ExecutionStarted", [&](Json& d) {
+      d["input"] = record_.input;
+      d["inputDetails"] = {{"truncated", false}};
+      d["roleArn"] = "";
+      d["stateMachineArn"] = record_.machine_arn;
+    });
+    if (machine_->timeout_seconds) {
+      arm_timer(kExecutionTimeoutTimer,
+                now + seconds_to_micros(static_cast<double>(*machine_->timeout_seconds)));
+      exec_timeout_due_ = now + seconds_to_micros(static_cast<double>(*machine_->timeout_seconds));
+    }
+    enqueue_enter(root, *machine_->start, info_.input);
+    run();
+  }
+
+  Status restore(const std::vector<FrameRecord>& frames,
+                 const std::vector<MapResultRecord>& results) {
+    std::vector<const FrameRecord*> sorted;
+    std::unordered_map<std::string, const FrameRecord*> items;
+    for (const FrameRecord& f : frames) {
+      if (f.frame_id.size() > 6 && f.frame_id.ends_with(kItemsSuffix)) {
+        items[f.frame_id.substr(0, f.frame_id.size() - 6)] = &f;
+      } else {
+        sorted.push_back(&f);
+      }
+    }
+    auto depth = [](const std::string& id) {
+      return id.empty() ? 0 : 1 + std::count(id.begin(), id.end(), '/');
+    };
+    std::sort(sorted.begin(), sorted.end(), [&](const FrameRecord* a, const FrameRecord* b) {
+      return depth(a->frame_id) < depth(b->frame_id);
+    });
+    for (const FrameRecord* f : sorted) {
+      Json data = Json::parse(f->data, nullptr, false);
+      if (data.is_discarded() || !data.is_object()) {
+        return Error{ErrorCode::Internal, "frame '" + f->frame_id + "' of " + record_.arn +
+                                              " is not valid JSON"};
+      }
+      if (Status s = load_frame(f->frame_id, data); !s.ok()) return s;
+    }
+    for (auto& [id, rec] : items) {
+      auto it = frames_.find(id);
+      if (it == frames_.end()) continue;
+      it->second->group.items = Json::parse(rec->data);
+      it->second->items_stored = true;
+    }
+    for (const MapResultRecord& r : results) {
+      auto it = frames_.find(r.frame_id);
+      if (it == frames_.end()) continue;
+      ChildGroup& g = it->second->group;
+      if (r.index >= 0 && r.index < static_cast<long long>(g.results.size())) {
+        g.results[static_cast<std::size_t>(r.index)] = Json::parse(r.output);
+      }
+    }
+    return Status();
+  }
+
+  bool deliver_task(const std::string& token, Outcome outcome, Micros now) {
+    auto it = by_token_.find(token);
+    if (it == by_token_.end()) return false;
+    now_ = now;
+    Frame& f = *it->second;
+    finish_task(f, outcome, /*timed_out=*/false);
+    handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
+    run();
+    return true;
+  }
+
+  bool deliver_timer(const std::string& timer_id, Micros now) {
+    now_ = now;
+    if (timer_id == kExecutionTimeoutTimer) {
+      if (exec_timeout_due_ == 0 || finished_) return false;
+      exec_timeout_due_ = 0;
+      end_execution("TIMED_OUT", "ExecutionTimedOut", std::nullopt,
+                    StatesError{std::string(asl::errors::kTimeout),
+                                "The execution timed out"});
+      return true;
+    }
+    auto it = by_timer_.find(timer_id);
+    if (it == by_timer_.end()) return false;
+    Frame& f = *it->second;
+    by_timer_.erase(it);
+    if (timer_id == f.heartbeat_timer_id) {
+      f.heartbeat_timer_id.clear();
+      time_out_task(f, StatesError{std::string(asl::errors::kHeartbeatTimeout), ""});
+    } else if (f.waiting == Waiting::Task) {
+      f.timer_id.clear();
+      time_out_task(f, StatesError{std::string(asl::errors::kTimeout), ""});
+    } else if (f.waiting == Waiting::Timer) {
+      f.timer_id.clear();
+      f.waiting = Waiting::None;
+      dirty(f);
+      Json output = std::move(f.then_output);
+      handle(f, asl::Transition{f.state->common.next, std::move(output), nullptr});
+    } else if (f.waiting == Waiting::Retry) {
+      f.timer_id.clear();
+      f.waiting = Waiting::None;
+      ++f.retry_count;
+      dirty(f);
+      Json input = std::move(f.input);
+      handle(f, asl::enter_state(*f.state, std::move(input), ctx(f)));
+    } else {
+      return false;
+    }
+    run();
+    return true;
+  }
+
+  bool heartbeat(const std::string& token, Micros now) {
+    auto it = by_token_.find(token);
+    if (it == by_token_.end()) return false;
+    Frame& f = *it->second;
+    if (!f.heartbeat_timer_id.empty()) {
+      f.heartbeat_due = now + seconds_to_micros(f.heartbeat_seconds);
+      arm_timer(f.heartbeat_timer_id, f.heartbeat_due);
+      dirty(f);
+    }
+    return true;
+  }
+
+  void stop(const std::string& error, const std::string& cause, Micros now) {
+    if (finished_) return;
+    now_ = now;
+    end_execution("ABORTED", "ExecutionAborted", std::nullopt, StatesError{error, cause});
+  }
+
+  StepOutput take_output() {
+    StepOutput out;
+    for (const std::string& id : dirty_) {
+      auto it = frames_.find(id);
+      if (it == frames_.end()) continue;
+      write_.frames_put.push_back(FrameRecord{id, save_frame(*it->second).dump()});
+      Frame& f = *it->second;
+      if (f.group.is_map && f.waiting == Waiting::Children && !f.items_stored) {
+        write_.frames_put.push_back(FrameRecord{id + kItemsSuffix, f.group.items.dump()});
+        f.items_stored = true;
+      }
+    }
+    dirty_.clear();
+    write_.update.stop = record_.stop;
+    out.write = std::move(write_);
+    out.dispatch = std::move(dispatch_);
+    out.timers = std::move(armed_);
+    out.cancelled_tasks = std::move(cancelled_);
+    out.finished = finished_;
+    record_.version = out.write.expected_version + 1;
+    write_ = ExecutionWrite{};
+    write_.execution_arn = record_.arn;
+    write_.expected_version = record_.version;
+    dispatch_.clear();
+    armed_.clear();
+    cancelled_.clear();
+    return out;
+  }
+
+  const ExecutionRecord& record() const { return record_; }
+  bool finished() const { return finished_; }
+  long long states_entered() const { return states_entered_; }
+
+  std::vector<TaskDispatch> pending_tasks() const {
+    std::vector<TaskDispatch> out;
+    for (const auto& [token, f] : by_token_) out.push_back(f->task);
+    return out;
+  }
+
+  std::vector<TimerRecord> pending_timers() const {
+    std::vector<TimerRecord> out;
+    if (exec_timeout_due_ != 0) {
+      out.push_back(TimerRecord{record_.arn, kExecutionTimeoutTimer, exec_timeout_due_,
+                                record_.partition});
+    }
+    for (const auto& [id, f] : by_timer_) {
+      Micros due = id == f->heartbeat_timer_id ? f->heartbeat_due : f->timer_due;
+      out.push_back(TimerRecord{record_.arn, id, due, record_.partition});
+    }
+    return out;
+  }
+
+ private:
+  // --- Work queue: every frame runs until it waits; children start from here, never by
+  // recursion, so a Map over many items uses constant stack. --------------------------------
+
+  struct Work {
+    enum class Kind { Enter, ChildDone } kind;
+    std::string frame_id;
+    const State* state = nullptr;  // Enter
+    Json input;                    // Enter: the input; ChildDone: the output
+    std::optional<StatesError> error;  // ChildDone: the child failed
+    long long index = 0;
+  };
+
+  void enqueue_enter(Frame& f, const State& s, Json input) {
+    queue_.push_back(Work{Work::Kind::Enter, f.id, &s, std::move(input), std::nullopt, 0});
+  }
+
+  void run() {
+    while (!queue_.empty() && !finished_) {
+      Work w = std::move(queue_.front());
+      queue_.pop_front();
+      auto it = frames_.find(w.frame_id);
+      if (it == frames_.end()) continue;  // aborted meanwhile
+      Frame& f = *it->second;
+      if (w.kind == Work::Kind::Enter) {
+        enter(f, *w.state, std::move(w.input));
+      } else {
+        child_done(f, w.index, std::move(w.input), std::move(w.error));
+      }
+    }
+  }
+
+  // --- Driving one frame ------------------------------------------------------------------
+
+  asl::StepContext ctx(Frame& f) {
+    asl::StepContext c;
+    c.execution = &info_;
+    c.now = to_time(now_);
+    c.entered_time = to_time(f.entered_time);
+    c.entered_event_id = f.entered_event_id;
+    c.retry_count = f.retry_count;
+    c.retry_attempts = &f.retry_attempts;
+    c.task_token = f.token.empty() ? nullptr : &f.token;
+    c.variables = &f.vars;
+    c.random = random_;
+    return c;
+  }
+
+  void enter(Frame& f, const State& s, Json input) {
+    f.state = &s;
+    f.retry_attempts.clear();
+    f.retry_count = 0;
+    f.entered_time = now_;
+    ++states_entered_;
+    f.entered_event_id = event(f, std::string(asl::type_name(s.type)) + "StateEntered",
+                               [&](Json& d) {
+                                 d["name"] = s.name;
+                                 d["input"] = asl::dump_compact(input);
+                                 d["inputDetails"] = {{"truncated", false}};
+                               });
+    dirty(f);
+    handle(f, asl::enter_state(s, std::move(input), ctx(f)));
+  }
+
+  // Performs effects for frame f until it waits, moves to another frame, or ends.
+  void handle(Frame& f, Effect effect) {
+    for (;;) {
+      if (finished_) return;
+      if (auto* t = std::get_if<asl::Transition>(&effect)) {
+        if (auto size_error = check_payload(t->output)) {
+          effect = asl::Failure{std::move(*size_error)};
+          continue;
+        }
+        event(f, std::string(asl::type_name(f.state->type)) + "StateExited", [&](Json& d) {
+          d["name"] = f.state->name;
+          d["output"] = asl::dump_compact(t->output);
+          d["outputDetails"] = {{"truncated", false}};
+        });
+        if (t->next == nullptr) {
+          frame_done(f, std::move(t->output), std::nullopt);
+          return;
+        }
+        const State* next = t->next;
+        Json output = std::move(t->output);
+        f.state = next;
+        f.retry_attempts.clear();
+        f.retry_count = 0;
+        f.entered_time = now_;
+        ++states_entered_;
+        f.entered_event_id = event(f, std::string(asl::type_name(next->type)) + "StateEntered",
+                                   [&](Json& d) {
+                                     d["name"] = next->name;
+                                     d["input"] = asl::dump_compact(output);
+                                     d["inputDetails"] = {{"truncated", false}};
+                                   });
+        dirty(f);
+        effect = asl::enter_state(*next, std::move(output), ctx(f));
+        continue;
+      }
+      if (auto* fail = std::get_if<asl::Failure>(&effect)) {
+        frame_done(f, Json(), std::move(fail->error));
+        return;
+      }
+      if (auto* w = std::get_if<asl::WaitEffect>(&effect)) {
+        Micros due = std::chrono::duration_cast<std::chrono::microseconds>(
+                         w->until.time_since_epoch()).count();
+        if (due <= now_) {
+          Json out = std::move(w->then.output);
+          effect = asl::Transition{w->then.next, std::move(out), nullptr};
+          continue;
+        }
+        f.waiting = Waiting::Timer;
+        f.then_output = std::move(w->then.output);
+        set_timer(f, due);
+        return;
+      }
+      if (auto* r = std::get_if<asl::RetryAfter>(&effect)) {
+        f.waiting = Waiting::Retry;
+        f.input = std::move(r->state_input);
+        set_timer(f, now_ + r->delay.count());
+        return;
+      }
+      if (auto* task = std::get_if<asl::RunTask>(&effect)) {
+        schedule_task(f, std::move(*task));
+        return;
+      }
+      if (auto* branches = std::get_if<asl::RunBranches>(&effect)) {
+        start_parallel(f, std::move(*branches));
+        return;
+      }
+      if (auto* items = std::get_if<asl::RunItems>(&effect)) {
+        start_map(f, std::move(*items));
+        return;
+      }
+      assert(false && "unhandled effect");
+      return;
+    }
+  }
+
+  std::optional<StatesError> check_payload(const Json& value) const {
+    if (options_.max_payload_bytes == 0) return std::nullopt;
+    // Cheap upper bound first: most payloads are far below the limit.
+    if (value.is_primitive()) return std::nullopt;
+    std::size_t size = asl::dump_compact(value).size();
+    if (size <= options_.max_payload_bytes) return std::nullopt;
+    return StatesError{std::string(asl::errors::kDataLimitExceeded),
+                       "The state/task returned a result with a size exceeding the maximum "
+                       "number of bytes service limit."};
+  }
+
+  // --- Tasks --------------------------------------------------------------------------------
+
+  void schedule_task(Frame& f, asl::RunTask task) {
+    f.waiting = Waiting::Task;
+    f.input = std::move(task.state_input);
+    f.token = tokens_();
+    ServiceResource names = service_resource(task.resource);
+    ResourceKind kind = classify_resource(task.resource);
+    std::string payload_text = asl::dump_compact(task.payload);
+    if (kind == ResourceKind::LambdaFunction) {
+      event(f, "LambdaFunctionScheduled", [&](Json& d) {
+        d["resource"] = task.resource;
+        d["input"] = payload_text;
+        d["inputDetails"] = {{"truncated", false}};
+        if (task.timeout_seconds) d["timeoutInSeconds"] = std::llround(*task.timeout_seconds);
+      });
+      event(f, "LambdaFunctionStarted", nullptr);
+    } else if (names.resource_type == "activity") {
+      event(f, "ActivityScheduled", [&](Json& d) {
+        d["resource"] = task.resource;
+        d["input"] = payload_text;
+        d["inputDetails"] = {{"truncated", false}};
+        if (task.timeout_seconds) d["timeoutInSeconds"] = std::llround(*task.timeout_seconds);
+        if (task.heartbeat_seconds) {
+          d["heartbeatInSeconds"] = std::llround(*task.heartbeat_seconds);
+        }
+      });
+    } else {
+      event(f, "TaskScheduled", [&](Json& d) {
+        d["resourceType"] = names.resource_type;
+        d["resource"] = names.resource;
+        d["region"] = region_of(record_.arn);
+        d["parameters"] = payload_text;
+        if (task.timeout_seconds) d["timeoutInSeconds"] = std::llround(*task.timeout_seconds);
+        if (task.heartbeat_seconds) {
+          d["heartbeatInSeconds"] = std::llround(*task.heartbeat_seconds);
+        }
+      });
+      event(f, "TaskStarted", [&](Json& d) {
+        d["resourceType"] = names.resource_type;
+        d["resource"] = names.resource;
+      });
+    }
+    TaskRecord rec;
+    rec.token = f.token;
+    rec.execution_arn = record_.arn;
+    rec.frame_id = f.id;
+    rec.state_name = f.state->name;
+    rec.resource = task.resource;
+    if (names.resource_type == "activity") rec.activity_arn = task.resource;
+    rec.input = payload_text;
+    rec.status = "SCHEDULED";
+    rec.scheduled = now_;
+    rec.partition = record_.partition;
+    if (task.timeout_seconds && *task.timeout_seconds > 0) {
+      rec.timeout_due = now_ + seconds_to_micros(*task.timeout_seconds);
+      set_timer(f, *rec.timeout_due);
+    }
+    if (task.heartbeat_seconds && *task.heartbeat_seconds > 0) {
+      f.heartbeat_seconds = *task.heartbeat_seconds;
+      f.heartbeat_due = now_ + seconds_to_micros(*task.heartbeat_seconds);
+      f.heartbeat_timer_id = next_timer_id();
+      by_timer_[f.heartbeat_timer_id] = &f;
+      arm_timer(f.heartbeat_timer_id, f.heartbeat_due);
+      rec.heartbeat_due = f.heartbeat_due;
+    }
+    write_.tasks_put.push_back(std::move(rec));
+    f.task = TaskDispatch{f.token, record_.arn, task.resource, std::move(task.payload),
+                          task.timeout_seconds, task.heartbeat_seconds};
+    by_token_[f.token] = &f;
+    dispatch_.push_back(f.task);
+    dirty(f);
+  }
+
+  // Records the task's end in history and forgets its token and timers.
+  void finish_task(Frame& f, const Outcome& outcome, bool timed_out) {
+    ResourceKind kind = classify_resource(f.task.resource);
+    ServiceResource names = service_resource(f.task.resource);
+    const bool activity = names.resource_type == "activity";
+    if (const Json* result = std::get_if<Json>(&outcome)) {
+      std::string out = asl::dump_compact(*result);
+      if (kind == ResourceKind::LambdaFunction || activity) {
+        event(f, kind == ResourceKind::LambdaFunction ? "LambdaFunctionSucceeded"
+                                                      : "ActivitySucceeded",
+              [&](Json& d) {
+                d["output"] = out;
+                d["outputDetails"] = {{"truncated", false}};
+              });
+      } else {
+        event(f, "TaskSucceeded", [&](Json& d) {
+          d["resourceType"] = names.resource_type;
+          d["resource"] = names.resource;
+          d["output"] = out;
+          d["outputDetails"] = {{"truncated", false}};
+        });
+      }
+    } else {
+      const StatesError& e = std::get<StatesError>(outcome);
+      std::string prefix = kind == ResourceKind::LambdaFunction ? "LambdaFunction"
+                           : activity                           ? "Activity"
+                                                                : "Task";
+      event(f, prefix + (timed_out ? "TimedOut" : "Failed"), [&](Json& d) {
+        if (!activity && kind != ResourceKind::LambdaFunction) {
+          d["resourceType"] = names.resource_type;
+          d["resource"] = names.resource;
+        }
+        if (!e.error.empty()) d["error"] = e.error;
+        if (!e.cause.empty()) d["cause"] = e.cause;
+      });
+    }
+    forget_task(f);
+    f.waiting = Waiting::None;
+    dirty(f);
+  }
+
+  void forget_task(Frame& f) {
+    if (f.token.empty()) return;
+    by_token_.erase(f.token);
+    write_.tasks_delete.push_back(f.token);
+    cancel_timer(f.timer_id);
+    f.timer_id.clear();
+    cancel_timer(f.heartbeat_timer_id);
+    f.heartbeat_timer_id.clear();
+    f.token.clear();
+  }
+
+  void time_out_task(Frame& f, StatesError error) {
+    cancelled_.push_back(f.token);
+    Outcome outcome{error};
+    finish_task(f, outcome, /*timed_out=*/true);
+    handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
+  }
+
+  // --- Parallel and Map ---------------------------------------------------------------------
+
+  void start_parallel(Frame& f, asl::RunBranches run) {
+    const auto& par = std::get<asl::ParallelState>(f.state->body);
+    event(f, "ParallelStateStarted", nullptr);
+    f.waiting = Waiting::Children;
+    f.input = std::move(run.state_input);
+    ChildGroup& g = f.group;
+    g = ChildGroup{};
+    g.total = static_cast<long long>(par.branches.size());
+    g.limit = g.total;
+    g.results.assign(par.branches.size(), Json());
+    g.child_input = std::move(run.branch_input);
+    dirty(f);
+    pump(f);
+  }
+
+  void start_map(Frame& f, asl::RunItems run) {
+    const long long length = static_cast<long long>(run.items.size());
+    event(f, "MapStateStarted", [&](Json& d) { d["length"] = length; });
+    f.waiting = Waiting::Children;
+    f.input = std::move(run.state_input);
+    ChildGroup& g = f.group;
+    g = ChildGroup{};
+    g.is_map = true;
+    g.total = length;
+    g.limit = run.max_concurrency > 0 ? std::min(run.max_concurrency, options_.max_map_concurrency)
+                                      : options_.max_map_concurrency;
+    g.tolerated_count = run.tolerated_failure_count;
+    g.tolerated_percentage = run.tolerated_failure_percentage;
+    g.results.assign(static_cast<std::size_t>(length), Json());
+    g.items = std::move(run.items);
+    g.child_input = std::move(run.effective_input);
+    f.items_stored = false;
+    dirty(f);
+    if (length == 0) {
+      complete_group(f);
+      return;
+    }
+    pump(f);
+  }
+
+  // Starts children while the group's limit allows.
+  void pump(Frame& f) {
+    ChildGroup& g = f.group;
+    while (g.next < g.total && g.active < g.limit && !g.error) {
+      const long long i = g.next++;
+      ++g.active;
+      if (g.is_map) {
+        const auto& map = std::get<asl::MapState>(f.state->body);
+        Json input;
+        try {
+          input = item_input(f, i);
+        } catch (const asl::StatesException& e) {
+          g.error = e.error();
+          --g.active;
+          abort_children(f);
+          complete_group(f);
+          return;
+        }
+        event(f, "MapIterationStarted", [&](Json& d) {
+          d["name"] = f.state->name;
+          d["index"] = i;
+        });
+        Frame& child = add_frame(child_id(f, i), &f, map.processor.get(), i);
+        enqueue_enter(child, *map.processor->start, std::move(input));
+      } else {
+        const auto& par = std::get<asl::ParallelState>(f.state->body);
+        const Machine& branch = *par.branches[static_cast<std::size_t>(i)];
+        Frame& child = add_frame(child_id(f, i), &f, &branch, i);
+        enqueue_enter(child, *branch.start, g.child_input);
+      }
+    }
+    dirty(f);
+  }
+
+  // The input of iteration i (ItemSelector applied). Throws StatesException.
+  Json item_input(Frame& f, long long i) {
+    const auto& map = std::get<asl::MapState>(f.state->body);
+    const Json& item = f.group.items.at(static_cast<std::size_t>(i));
+    if (!map.item_selector) return item;
+    return asl::map_item_input(*f.state, item, static_cast<std::size_t>(i), f.group.child_input,
+                               ctx(f));
+  }
+
+  static std::string child_id(const Frame& parent, long long i) {
+    return parent.id.empty() ? std::to_string(i) : parent.id + "/" + std::to_string(i);
+  }
+
+  void child_done(Frame& parent, long long index, Json output, std::optional<StatesError> error) {
+    ChildGroup& g = parent.group;
+    --g.active;
+    dirty(parent);
+    if (g.error) return;  // the group already failed; late finishers are ignored
+    if (!error) {
+      ++g.succeeded;
+      if (g.is_map) {
+        event(parent, "MapIterationSucceeded", [&](Json& d) {
+          d["name"] = parent.state->name;
+          d["index"] = index;
+        });
+      }
+      write_.map_results_put.push_back(
+          MapResultRecord{parent.id, index, asl::dump_compact(output)});
+      g.results[static_cast<std::size_t>(index)] = std::move(output);
+    } else {
+      ++g.failed;
+      if (g.is_map) {
+        event(parent, "MapIterationFailed", [&](Json& d) {
+          d["name"] = parent.state->name;
+          d["index"] = index;
+        });
+      }
+      bool tolerated = g.is_map && (g.tolerated_count || g.tolerated_percentage);
+      if (!tolerated) {
+        g.error = std::move(*error);
+      } else {
+        asl::RunItems limits;
+        limits.tolerated_failure_count = g.tolerated_count;
+        limits.tolerated_failure_percentage = g.tolerated_percentage;
+        if (asl::exceeds_tolerated_failures(limits, static_cast<std::size_t>(g.failed),
+                                            static_cast<std::size_t>(g.total))) {
+          g.error = StatesError{std::string(asl::errors::kExceedToleratedFailureThreshold),
+                                "The specified tolerated failure threshold was exceeded"};
+        }
+      }
+      if (g.error) {
+        abort_children(parent);
+        complete_group(parent);
+        return;
+      }
+    }
+    if (g.succeeded + g.failed == g.total) {
+      complete_group(parent);
+    } else {
+      pump(parent);
+    }
+  }
+
+  // Ends every running child of f (a sibling failed, or the execution stops).
+  void abort_children(Frame& f) {
+    std::vector<std::string> doomed;
+    for (auto& [id, child] : frames_) {
+      if (child->parent == &f) doomed.push_back(id);
+    }
+    for (const std::string& id : doomed) {
+      auto it = frames_.find(id);
+      if (it == frames_.end()) continue;
+      Frame& child = *it->second;
+      if (f.group.is_map) {
+        event(f, "MapIterationAborted", [&](Json& d) {
+          d["name"] = f.state->name;
+          d["index"] = child.index;
+        });
+      }
+      remove_frame(child);
+    }
+    f.group.active = 0;
+  }
+
+  void complete_group(Frame& f) {
+    ChildGroup& g = f.group;
+    Outcome outcome;
+    if (g.error) {
+      event(f, g.is_map ? "MapStateFailed" : "ParallelStateFailed", nullptr);
+      outcome = *g.error;
+    } else {
+      event(f, g.is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", nullptr);
+      Json results = Json::array();
+      for (Json& r : g.results) results.push_back(std::move(r));
+      outcome = std::move(results);
+    }
+    write_.map_results_delete.push_back(f.id);
+    if (f.items_stored) write_.frames_delete.push_back(f.id + kItemsSuffix);
+    f.items_stored = false;
+    g = ChildGroup{};
+    f.waiting = Waiting::None;
+    dirty(f);
+    handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
+  }
+
+  // --- Frames ending ------------------------------------------------------------------------
+
+  void frame_done(Frame& f, Json output, std::optional<StatesError> error) {
+    if (f.parent == nullptr) {
+      if (error) {
+        end_execution("FAILED", "ExecutionFailed", std::nullopt, std::move(*error));
+      } else {
+        end_execution("SUCCEEDED", "ExecutionSucceeded", std::move(output), std::nullopt);
+      }
+      return;
+    }
+    Frame& parent = *f.parent;
+    const long long index = f.index;
+    remove_frame(f);
+    queue_.push_back(
+        Work{Work::Kind::ChildDone, parent.id, nullptr, std::move(output), std::move(error), index});
+  }
+
+  void end_execution(const std::string& status, const std::string& event_type,
+                     std::optional<Json> output, std::optional<StatesError> error) {
+    Frame* root = frames_.count("") ? frames_.at("").get() : nullptr;
+    // Every task, timer and frame of the execution goes.
+    std::vector<Frame*> all;
+    for (auto& [id, f] : frames_) all.push_back(f.get());
+    for (Frame* f : all) {
+      if (!f->token.empty()) cancelled_.push_back(f->token);
+    }
+    if (exec_timeout_due_ != 0 && status != "TIMED_OUT") {
+      write_.timers_delete.push_back(kExecutionTimeoutTimer);
+    }
+    exec_timeout_due_ = 0;
+    std::string output_text = output ? asl::dump_compact(*output) : std::string();
+    Json details = Json::object();
+    if (output) {
+      details["output"] = output_text;
+      details["outputDetails"] = {{"truncated", false}};
+    } else if (error) {
+      if (!error->error.empty()) details["error"] = error->error;
+      if (!error->cause.empty()) details["cause"] = error->cause;
+    }
+    append_event(root ? root->last_event_id : record_.last_event_id, event_type,
+                 std::move(details));
+    if (root) remove_frame(*root);
+    for (auto& [id, f] : frames_) write_.frames_delete.push_back(id);
+    frames_.clear();
+    by_token_.clear();
+    by_timer_.clear();
+    queue_.clear();
+    record_.status = status;
+    record_.stop = now_;
+    write_.update.status = status;
+    write_.update.stop = now_;
+    if (output) {
+      record_.output = output_text;
+      write_.update.output = output_text;
+    }
+    if (error) {
+      record_.error = error->error;
+      record_.cause = error->cause;
+      write_.update.error = error->error;
+      write_.update.cause = error->cause;
+    }
+    finished_ = true;
+  }
+
+  Frame& add_frame(std::string id, Frame* parent, const Machine* scope, long long index) {
+    auto frame = std::make_unique<Frame>(id, parent, scope, index);
+    Frame& ref = *frame;
+    if (parent != nullptr) ref.last_event_id = parent->last_event_id;
+    frames_[id] = std::move(frame);
+    dirty(ref);
+    return ref;
+  }
+
+  // Removes f and everything below it, with their tasks and timers.
+  void remove_frame(Frame& f) {
+    std::vector<Frame*> children;
+    for (auto& [id, c] : frames_) {
+      if (c->parent == &f) children.push_back(c.get());
+    }
+    for (Frame* c : children) remove_frame(*c);
+    if (!f.token.empty()) cancelled_.push_back(f.token);
+    forget_task(f);
+    cancel_timer(f.timer_id);
+    if (f.group.is_map || f.waiting == Waiting::Children) {
+      write_.map_results_delete.push_back(f.id);
+      if (f.items_stored) write_.frames_delete.push_back(f.id + kItemsSuffix);
+    }
+    write_.frames_delete.push_back(f.id);
+    dirty_.erase(f.id);
+    frames_.erase(f.id);
+  }
+
+  void dirty(Frame& f) { dirty_.insert(f.id); }
+
+  // --- Timers -------------------------------------------------------------------------------
+
+  std::string next_timer_id() { return "t" + std::to_string(++timer_seq_); }
+
+  void set_timer(Frame& f, Micros due) {
+    f.timer_id = next_timer_id();
+    f.timer_due = due;
+    by_timer_[f.timer_id] = &f;
+    arm_timer(f.timer_id, due);
+    dirty(f);
+  }
+
+  void arm_timer(const std::string& id, Micros due) {
+    TimerRecord t{record_.arn, id, due, record_.partition};
+    write_.timers_put.push_back(t);
+    armed_.push_back(std::move(t));
+  }
+
+  void cancel_timer(const std::string& id) {
+    if (id.empty()) return;
+    by_timer_.erase(id);
+    write_.timers_delete.push_back(id);
+  }
+
+  // --- History ------------------------------------------------------------------------------
+
+  template <typename Fill>
+  long long event(Frame& f, const std::string& type, Fill&& fill) {
+    Json details = Json::object();
+    if constexpr (!std::is_same_v<std::decay_t<Fill>, std::nullptr_t>) fill(details);
+    long long id = append_event(f.last_event_id, type, std::move(details));
+    f.last_event_id = id;
+    return id;
+  }
+
+  long long append_event(long long previous, const std::string& type, Json details) {
+    const long long id = record_.last_event_id + 1;
+    record_.last_event_id = id;
+    write_.update.status = write_.update.status;  // unchanged; keeps the row's version moving
+    if (!options_.record_history) return id;
+    HistoryEvent e;
+    e.id = id;
+    e.previous_id = previous;
+    e.timestamp = now_;
+    e.type = type;
+    e.details = details.empty() ? std::string() : details.dump();
+    write_.events.push_back(std::move(e));
+    return id;
+  }
+
+  // --- Persistence of frames ----------------------------------------------------------------
+
+  Json save_frame(const Frame& f) const {
+    Json d = Json::object();
+    d["scope"] = f.scope->pointer;
+    d["index"] = f.index;
+    if (f.state) d["state"] = f.state->name;
+    d["waiting"] = waiting_name(f.waiting);
+    if (f.waiting != Waiting::None) d["input"] = f.input;
+    if (f.waiting == Waiting::Timer) d["then"] = f.then_output;
+    if (!f.retry_attempts.empty()) d["retry_attempts"] = f.retry_attempts;
+    d["retry_count"] = f.retry_count;
+    d["entered_event_id"] = f.entered_event_id;
+    d["entered_time"] = f.entered_time;
+    d["last_event_id"] = f.last_event_id;
+    if (!f.token.empty()) {
+      d["token"] = f.token;
+      d["task"] = {{"resource", f.task.resource}, {"payload", f.task.payload}};
+      if (f.task.timeout_seconds) d["task"]["timeout_seconds"] = *f.task.timeout_seconds;
+      if (f.task.heartbeat_seconds) d["task"]["heartbeat_seconds"] = *f.task.heartbeat_seconds;
+    }
+    if (!f.timer_id.empty()) {
+      d["timer"] = f.timer_id;
+      d["timer_due"] = f.timer_due;
+    }
+    if (!f.heartbeat_timer_id.empty()) {
+      d["heartbeat_timer"] = f.heartbeat_timer_id;
+      d["heartbeat_due"] = f.heartbeat_due;
+      d["heartbeat_seconds"] = f.heartbeat_seconds;
+    }
+    if (!f.vars.own().empty()) {
+      Json vars = Json::object();
+      for (const auto& [k, v] : f.vars.own()) vars[k] = v;
+      d["vars"] = std::move(vars);
+    }
+    if (f.waiting == Waiting::Children) {
+      const ChildGroup& g = f.group;
+      Json group = {{"map", g.is_map},   {"total", g.total},         {"next", g.next},
+                    {"active", g.active}, {"succeeded", g.succeeded}, {"failed", g.failed},
+                    {"limit", g.limit},  {"child_input", g.child_input}};
+      if (g.tolerated_count) group["tolerated_count"] = *g.tolerated_count;
+      if (g.tolerated_percentage) group["tolerated_percentage"] = *g.tolerated_percentage;
+      d["group"] = std::move(group);
+    }
+    if (f.parent == nullptr) {
+      d["timer_seq"] = timer_seq_;
+      d["states_entered"] = states_entered_;
+      if (exec_timeout_due_ != 0) d["execution_timeout_due"] = exec_timeout_due_;
+    }
+    return d;
+  }
+
+  Status load_frame(const std::string& id, const Json& d) {
+    Frame* parent = nullptr;
+    if (!id.empty()) {
+      auto slash = id.rfind('/');
+      std::string parent_id = slash == std::string::npos ? "" : id.substr(0, slash);
+      auto it = frames_.find(parent_id);
+      if (it == frames_.end()) {
+        return Error{ErrorCode::Internal, "frame '" + id + "' has no parent frame"};
+      }
+      parent = it->second.get();
+    }
+    auto scope = scopes_.find(d.value("scope", std::string()));
+    if (scope == scopes_.end()) {
+      return Error{ErrorCode::Internal, "frame '" + id + "' names an unknown scope"};
+    }
+    Frame& f = add_frame(id, parent, scope->second, d.value("index", 0LL));
+    dirty_.erase(id);
+    if (d.contains("state")) {
+      f.state = f.scope->find(d["state"].get<std::string>());
+      if (f.state == nullptr) {
+        return Error{ErrorCode::Internal, "frame '" + id + "' is at an unknown state"};
+      }
+    }
+    f.waiting = waiting_from(d.value("waiting", std::string("none")));
+    if (d.contains("input")) f.input = d["input"];
+    if (d.contains("then")) f.then_output = d["then"];
+    if (d.contains("retry_attempts")) f.retry_attempts = d["retry_attempts"].get<std::vector<int>>();
+    f.retry_count = d.value("retry_count", 0);
+    f.entered_event_id = d.value("entered_event_id", 0LL);
+    f.entered_time = d.value("entered_time", Micros{0});
+    f.last_event_id = d.value("last_event_id", 0LL);
+    if (d.contains("token")) {
+      f.token = d["token"].get<std::string>();
+      const Json& t = d["task"];
+      f.task.token = f.token;
+      f.task.execution_arn = record_.arn;
+      f.task.resource = t.value("resource", std::string());
+      f.task.payload = t.value("payload", Json());
+      if (t.contains("timeout_seconds")) f.task.timeout_seconds = t["timeout_seconds"].get<double>();
+      if (t.contains("heartbeat_seconds")) {
+        f.task.heartbeat_seconds = t["heartbeat_seconds"].get<double>();
+      }
+      by_token_[f.token] = &f;
+    }
+    if (d.contains("timer")) {
+      f.timer_id = d["timer"].get<std::string>();
+      f.timer_due = d.value("timer_due", Micros{0});
+      by_timer_[f.timer_id] = &f;
+    }
+    if (d.contains("heartbeat_timer")) {
+      f.heartbeat_timer_id = d["heartbeat_timer"].get<std::string>();
+      f.heartbeat_due = d.value("heartbeat_due", Micros{0});
+      f.heartbeat_seconds = d.value("heartbeat_seconds", 0.0);
+      by_timer_[f.heartbeat_timer_id] = &f;
+    }
+    if (d.contains("vars")) {
+      for (const auto& [k, v] : d["vars"].items()) f.vars.set(k, v);
+    }
+    if (d.contains("group")) {
+      const Json& g = d["group"];
+      ChildGroup& cg = f.group;
+      cg.is_map = g.value("map", false);
+      cg.total = g.value("total", 0LL);
+      cg.next = g.value("next", 0LL);
+      cg.active = g.value("active", 0LL);
+      cg.succeeded = g.value("succeeded", 0LL);
+      cg.failed = g.value("failed", 0LL);
+      cg.limit = g.value("limit", 1LL);
+      cg.child_input = g.value("child_input", Json());
+      if (g.contains("tolerated_count")) cg.tolerated_count = g["tolerated_count"].get<long long>();
+      if (g.contains("tolerated_percentage")) {
+        cg.tolerated_percentage = g["tolerated_percentage"].get<double>();
+      }
+      cg.results.assign(static_cast<std::size_t>(cg.total), Json());
+    }
+    if (parent == nullptr) {
+      timer_seq_ = d.value("timer_seq", 0LL);
+      states_entered_ = d.value("states_entered", 0LL);
+      exec_timeout_due_ = d.value("execution_timeout_due", Micros{0});
+    }
+    return Status();
+  }
+
+  void index_scopes(const Machine& m) {
+    scopes_[m.pointer] = &m;
+    for (const auto& s : m.states) {
+      if (const auto* p = std::get_if<asl::ParallelState>(&s->body)) {
+        for (const auto& b : p->branches) index_scopes(*b);
+      } else if (const auto* map = std::get_if<asl::MapState>(&s->body)) {
+        if (map->processor) index_scopes(*map->processor);
+      }
+    }
+  }
+
+  static std::string machine_name(const std::string& arn) {
+    auto pos = arn.rfind(':');
+    return pos == std::string::npos ? arn : arn.substr(pos + 1);
+  }
+
+  static std::string region_of(const std::string& arn) {
+    // arn:aws:states:REGION:...
+    std::size_t a = 0;
+    for (int i = 0; i < 3; ++i) {
+      a = arn.find(':', a);
+      if (a == std::string::npos) return "";
+      ++a;
+    }
+    auto b = arn.find(':', a);
+    return b == std::string::npos ? "" : arn.substr(a, b - a);
+  }
+
+  std::shared_ptr<const Machine> machine_;
+  ExecutionRecord record_;
+  TokenFactory tokens_;
+  asl::RandomSource* random_;
+  CoreOptions options_;
+  asl::ExecutionInfo info_;
+  Micros now_ = 0;
+
+  std::map<std::string, std::unique_ptr<Frame>> frames_;
+  std::unordered_map<std::string, const Machine*> scopes_;
+  std::unordered_map<std::string, Frame*> by_token_;
+  std::unordered_map<std::string, Frame*> by_timer_;
+  std::set<std::string> dirty_;
+  std::deque<Work> queue_;
+  long long timer_seq_ = 0;
+  long long states_entered_ = 0;
+  Micros exec_timeout_due_ = 0;
+  bool finished_ = false;
+
+  ExecutionWrite write_;
+  std::vector<TaskDispatch> dispatch_;
+  std::vector<TimerRecord> armed_;
+  std::vector<std::string> cancelled_;
+};
+
+// --- ExecutionCore ------------------------------------------------------------------------
+
+ExecutionCore::ExecutionCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExecutionCore::~ExecutionCore() = default;
+
+std::unique_ptr<ExecutionCore> ExecutionCore::start(std::shared_ptr<const Machine> machine,
+                                                    ExecutionRecord record, Micros now,
+                                                    TokenFactory tokens,
+                                                    asl::RandomSource* random,
+                                                    const CoreOptions& options) {
+  assert(record.status == "RUNNING");
+  auto impl = std::make_unique<Impl>(std::move(machine), std::move(record), std::move(tokens),
+                                     random, options);
+  impl->start(now);
+  return std::unique_ptr<ExecutionCore>(new ExecutionCore(std::move(impl)));
+}
+
+Result<std::unique_ptr<ExecutionCore>> ExecutionCore::restore(
+    std::shared_ptr<const Machine> machine, ExecutionRecord record,
+    const std::vector<FrameRecord>& frames, const std::vector<MapResultRecord>& map_results,
+    TokenFactory tokens, asl::RandomSource* random, const CoreOptions& options) {
+  auto impl = std::make_unique<Impl>(std::move(machine), std::move(record), std::move(tokens),
+                                     random, options);
+  if (Status s = impl->restore(frames, map_results); !s.ok()) return s.error();
+  return std::unique_ptr<ExecutionCore>(new ExecutionCore(std::move(impl)));
+}
+
+bool ExecutionCore::deliver_task(const std::string& token, asl::Outcome outcome, Micros now) {
+  return impl_->deliver_task(token, std::move(outcome), now);
+}
+bool ExecutionCore::deliver_timer(const std::string& timer_id, Micros now) {
+  return impl_->deliver_timer(timer_id, now);
+}
+bool ExecutionCore::heartbeat(const std::string& token, Micros now) {
+  return impl_->heartbeat(token, now);
+}
+void ExecutionCore::stop(const std::string& error, const std::string& cause, Micros now) {
+  impl_->stop(error, cause, now);
+}
+StepOutput ExecutionCore::take_output() { return impl_->take_output(); }
+const ExecutionRecord& ExecutionCore::record() const { return impl_->record(); }
+bool ExecutionCore::finished() const { return impl_->finished(); }
+std::vector<TaskDispatch> ExecutionCore::pending_tasks() const { return impl_->pending_tasks(); }
+std::vector<TimerRecord> ExecutionCore::pending_timers() const { return impl_->pending_timers(); }
+long long ExecutionCore::states_entered() const { return impl_->states_entered(); }
+
+}  // namespace stepd::engine

@@ -1,0 +1,117 @@
+// ExecutionCore: one execution as a deterministic state machine over durable records.
+//
+// It owns the execution's frames (its current positions: the root scope, each running Parallel
+// branch and Map iteration), drives the pure step function of asl/ through every state that can
+// run without waiting, and records what changed as an ExecutionWrite (history events, frames,
+// timers, tasks) plus the effects to perform once that write is durable (tasks to dispatch,
+// timers to arm). It performs no I/O and reads no clock: events come in with their time.
+//
+// Lifecycle: start() or restore(), then any number of deliveries (task outcome, timer fired,
+// stop), each followed by take_output(). The engine commits the write, and only after the commit
+// acts on the effects (transactional outbox). After a crash, restore() from the committed
+// records gives the same core again: timers re-armed and tasks re-offered from the store.
+//
+// Threads: not thread-safe; the engine steps one execution on one thread at a time.
+#pragma once
+
+#include "asl/core/eval.hpp"
+#include "asl/core/json.hpp"
+#include "asl/machine.hpp"
+#include "asl/step.hpp"
+#include "engine/result.hpp"
+#include "engine/store/store.hpp"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace stepd::engine {
+
+using asl::Json;
+
+// A task to hand to a transport once the write that scheduled it is durable.
+struct TaskDispatch {
+  std::string token;
+  std::string execution_arn;
+  std::string resource;
+  Json payload;
+  std::optional<double> timeout_seconds;
+  std::optional<double> heartbeat_seconds;
+};
+
+struct StepOutput {
+  ExecutionWrite write;                  // commit this
+  std::vector<TaskDispatch> dispatch;    // then dispatch these
+  std::vector<TimerRecord> timers;       // and arm these (also in write.timers_put)
+  std::vector<std::string> cancelled_tasks;  // tokens no longer awaited (abandon their work)
+  bool finished = false;                 // the execution reached a terminal status
+};
+
+struct CoreOptions {
+  // Upper bound on Map iterations run at once when MaxConcurrency is 0 (AWS runs inline Map
+  // iterations up to 40 at a time).
+  long long max_map_concurrency = 40;
+  // AWS: an execution's history holds at most 25,000 events; past that it fails.
+  long long max_history_events = 25000;
+  // AWS: a state's input or output is at most 256 KiB (States.DataLimitExceeded).
+  std::size_t max_payload_bytes = 256 * 1024;
+  bool record_history = true;  // false: no history events (EXPRESS without logging)
+};
+
+class ExecutionCore {
+ public:
+  // Creates the token of a new task. Must be unguessable in production (engine/tokens.hpp).
+  using TokenFactory = std::function<std::string()>;
+
+  // A new execution: records ExecutionStarted and runs until every frame waits or it ends.
+  // REQUIRES: machine outlives the core; record.status == "RUNNING".
+  static std::unique_ptr<ExecutionCore> start(std::shared_ptr<const asl::Machine> machine,
+                                              ExecutionRecord record, Micros now,
+                                              TokenFactory tokens, asl::RandomSource* random,
+                                              const CoreOptions& options = {});
+
+  // Rebuilds a core from committed records (recovery, or another node taking over).
+  static Result<std::unique_ptr<ExecutionCore>> restore(
+      std::shared_ptr<const asl::Machine> machine, ExecutionRecord record,
+      const std::vector<FrameRecord>& frames, const std::vector<MapResultRecord>& map_results,
+      TokenFactory tokens, asl::RandomSource* random, const CoreOptions& options = {});
+
+  ~ExecutionCore();
+
+  // A task finished. Unknown or stale tokens are ignored and return false.
+  bool deliver_task(const std::string& token, asl::Outcome outcome, Micros now);
+  // A timer fired (Wait, retry back-off, task time-out or heartbeat, execution time-out).
+  // Unknown timers are ignored and return false.
+  bool deliver_timer(const std::string& timer_id, Micros now);
+  // A heartbeat for a task: pushes its heartbeat deadline. False for unknown tokens.
+  bool heartbeat(const std::string& token, Micros now);
+  // StopExecution: ends the execution ABORTED with error and cause.
+  void stop(const std::string& error, const std::string& cause, Micros now);
+
+  // Everything changed since the last call. The write's expected_version is the version the
+  // core was built from; the core assumes the commit succeeds (its version moves on by one).
+  StepOutput take_output();
+
+  // The execution row as this core sees it (status, output, last event id, version).
+  const ExecutionRecord& record() const;
+  bool finished() const;
+  // Tasks currently awaited (to re-offer after a restore).
+  std::vector<TaskDispatch> pending_tasks() const;
+  // Timers currently armed (to re-arm after a restore).
+  std::vector<TimerRecord> pending_timers() const;
+  // States entered so far, nested ones included (transitions).
+  long long states_entered() const;
+
+  class Impl;
+
+ private:
+  explicit ExecutionCore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stepd::engine
