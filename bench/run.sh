@@ -46,6 +46,11 @@ stepd_json=$("$build_dir/bench/machines_bench" --json --budget "$budget" --warmu
 
 peer_json='{}'
 peer_note=''
+if { ! command -v node >/dev/null || ! command -v npm >/dev/null; } && [[ $(id -u) -eq 0 ]]; then
+  echo "== installing Node.js and npm (Debian packages) for the peer"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm \
+    >/dev/null || true
+fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   peer_note='peer skipped: node/npm not installed'
 else

@@ -8,7 +8,6 @@ packages=(
   nlohmann-json3-dev libvalijson-dev libcli11-dev
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
-  nodejs npm
 )
 
 missing=()

@@ -156,8 +156,8 @@ class ExecutionCore::Impl {
     std::vector<const FrameRecord*> sorted;
     std::unordered_map<std::string, const FrameRecord*> items;
     for (const FrameRecord& f : frames) {
-      if (f.frame_id.size() > 6 && f.frame_id.ends_with(kItemsSuffix)) {
-        items[f.frame_id.substr(0, f.frame_id.size() - 6)] = &f;
+      if (f.frame_id.ends_with(kItemsSuffix)) {
+        items[f.frame_id.substr(0, f.frame_id.size() - (sizeof(kItemsSuffix) - 1))] = &f;
       } else {
         sorted.push_back(&f);
       }
@@ -209,6 +209,7 @@ class ExecutionCore::Impl {
     if (timer_id == kExecutionTimeoutTimer) {
       if (exec_timeout_due_ == 0 || finished_) return false;
       exec_timeout_due_ = 0;
+      delete_timer_row(kExecutionTimeoutTimer);
       end_execution("TIMED_OUT", "ExecutionTimedOut", std::nullopt,
                     StatesError{std::string(asl::errors::kTimeout),
                                 "The execution timed out"});
@@ -218,6 +219,7 @@ class ExecutionCore::Impl {
     if (it == by_timer_.end()) return false;
     Frame& f = *it->second;
     by_timer_.erase(it);
+    delete_timer_row(timer_id);
     if (timer_id == f.heartbeat_timer_id) {
       f.heartbeat_timer_id.clear();
       time_out_task(f, StatesError{std::string(asl::errors::kHeartbeatTimeout), ""});
@@ -264,6 +266,10 @@ class ExecutionCore::Impl {
 
   StepOutput take_output() {
     StepOutput out;
+    for (const std::string& id : deleted_frames_) {
+      if (!frames_.count(id)) write_.frames_delete.push_back(id);
+    }
+    deleted_frames_.clear();
     for (const std::string& id : dirty_) {
       auto it = frames_.find(id);
       if (it == frames_.end()) continue;
@@ -582,6 +588,7 @@ class ExecutionCore::Impl {
   void forget_task(Frame& f) {
     if (f.token.empty()) return;
     by_token_.erase(f.token);
+    std::erase_if(write_.tasks_put, [&](const TaskRecord& t) { return t.token == f.token; });
     write_.tasks_delete.push_back(f.token);
     cancel_timer(f.timer_id);
     f.timer_id.clear();
@@ -769,8 +776,8 @@ class ExecutionCore::Impl {
       for (Json& r : g.results) results.push_back(std::move(r));
       outcome = std::move(results);
     }
-    write_.map_results_delete.push_back(f.id);
-    if (f.items_stored) write_.frames_delete.push_back(f.id + kItemsSuffix);
+    delete_results(f.id);
+    if (f.items_stored) deleted_frames_.insert(f.id + kItemsSuffix);
     f.items_stored = false;
     g = ChildGroup{};
     f.waiting = Waiting::None;
@@ -805,9 +812,7 @@ class ExecutionCore::Impl {
     for (Frame* f : all) {
       if (!f->token.empty()) cancelled_.push_back(f->token);
     }
-    if (exec_timeout_due_ != 0 && status != "TIMED_OUT") {
-      write_.timers_delete.push_back(kExecutionTimeoutTimer);
-    }
+    if (exec_timeout_due_ != 0) delete_timer_row(kExecutionTimeoutTimer);
     exec_timeout_due_ = 0;
     std::string output_text = output ? asl::dump_compact(*output) : std::string();
     Json details = Json::object();
@@ -821,7 +826,7 @@ class ExecutionCore::Impl {
     append_event(root ? root->last_event_id : record_.last_event_id, event_type,
                  std::move(details));
     if (root) remove_frame(*root);
-    for (auto& [id, f] : frames_) write_.frames_delete.push_back(id);
+    for (auto& [id, f] : frames_) deleted_frames_.insert(id);
     frames_.clear();
     by_token_.clear();
     by_timer_.clear();
@@ -848,6 +853,7 @@ class ExecutionCore::Impl {
     Frame& ref = *frame;
     if (parent != nullptr) ref.last_event_id = parent->last_event_id;
     frames_[id] = std::move(frame);
+    deleted_frames_.erase(id);
     dirty(ref);
     return ref;
   }
@@ -863,10 +869,10 @@ class ExecutionCore::Impl {
     forget_task(f);
     cancel_timer(f.timer_id);
     if (f.group.is_map || f.waiting == Waiting::Children) {
-      write_.map_results_delete.push_back(f.id);
-      if (f.items_stored) write_.frames_delete.push_back(f.id + kItemsSuffix);
+      delete_results(f.id);
+      if (f.items_stored) deleted_frames_.insert(f.id + kItemsSuffix);
     }
-    write_.frames_delete.push_back(f.id);
+    deleted_frames_.insert(f.id);
     dirty_.erase(f.id);
     frames_.erase(f.id);
   }
@@ -886,6 +892,9 @@ class ExecutionCore::Impl {
   }
 
   void arm_timer(const std::string& id, Micros due) {
+    std::erase(write_.timers_delete, id);
+    std::erase_if(write_.timers_put, [&](const TimerRecord& t) { return t.timer_id == id; });
+    std::erase_if(armed_, [&](const TimerRecord& t) { return t.timer_id == id; });
     TimerRecord t{record_.arn, id, due, record_.partition};
     write_.timers_put.push_back(t);
     armed_.push_back(std::move(t));
@@ -894,7 +903,20 @@ class ExecutionCore::Impl {
   void cancel_timer(const std::string& id) {
     if (id.empty()) return;
     by_timer_.erase(id);
+    delete_timer_row(id);
+  }
+
+  // The write carries net changes: a row put and deleted within one step is neither.
+  void delete_timer_row(const std::string& id) {
+    std::erase_if(write_.timers_put, [&](const TimerRecord& t) { return t.timer_id == id; });
+    std::erase_if(armed_, [&](const TimerRecord& t) { return t.timer_id == id; });
     write_.timers_delete.push_back(id);
+  }
+
+  void delete_results(const std::string& frame_id) {
+    std::erase_if(write_.map_results_put,
+                  [&](const MapResultRecord& r) { return r.frame_id == frame_id; });
+    write_.map_results_delete.push_back(frame_id);
   }
 
   // --- History ------------------------------------------------------------------------------
@@ -1099,6 +1121,7 @@ class ExecutionCore::Impl {
   std::unordered_map<std::string, Frame*> by_token_;
   std::unordered_map<std::string, Frame*> by_timer_;
   std::set<std::string> dirty_;
+  std::set<std::string> deleted_frames_;
   std::deque<Work> queue_;
   long long timer_seq_ = 0;
   long long states_entered_ = 0;

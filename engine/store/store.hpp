@@ -24,6 +24,24 @@
 //
 // Threads: every method may be called from any thread; implementations serialise internally
 // (SQLite) or use a connection pool (PostgreSQL). commit() may run concurrently with reads.
+//
+// Errors, the same on every backend (the suite asserts the texts; <x> is the value):
+//  - NotFound: "state machine <arn> does not exist", "revision <id> of state machine <arn> does
+//    not exist", "execution <arn> does not exist", "task <token> does not exist".
+//  - AlreadyExists: "state machine <arn> already exists", "revision <id> of state machine <arn>
+//    already exists".
+//  - InvalidArgument: "max_results must be between 1 and 1000, got <n>", "invalid next_token",
+//    "execution <arn>: event id <id> does not follow <last_event_id>" (events must be
+//    <last_event_id>+1, +2, ... in order), "max must be at least 1, got <n>" (due_timers),
+//    "partitions must be at least 1, got <n>", "max_partitions must be at least 0, got <n>",
+//    "ttl must be positive, got <n>", "node must not be empty" (acquire_partitions).
+//  - Conflict from commit(): the message names the first problem found, in this order: fences
+//    (in batch order) "partition <p> is no longer held by <node> at epoch <epoch>", then writes
+//    (in batch order) "execution <arn> already exists" (create), "execution <arn> does not
+//    exist" (no create, no row), "execution <arn> is at version <stored>, not <expected>".
+//    CommitConflict lists every stale execution (batch order; a missing one counts as stale)
+//    and every lost partition (fence order), so the caller can reload exactly those.
+//  - Unavailable: the database is busy, unreachable or failed I/O (message from the driver).
 #pragma once
 
 #include "engine/result.hpp"
@@ -53,6 +71,8 @@ struct StateMachineRecord {
   std::string tracing_json = "{}";        // tracingConfiguration as given
   Micros created = 0;
   Micros updated = 0;
+
+  bool operator==(const StateMachineRecord&) const = default;
 };
 
 struct RevisionRecord {
@@ -61,6 +81,8 @@ struct RevisionRecord {
   std::string definition;
   std::string role_arn;
   Micros created = 0;
+
+  bool operator==(const RevisionRecord&) const = default;
 };
 
 struct ExecutionRecord {
@@ -82,6 +104,8 @@ struct ExecutionRecord {
   std::int64_t last_event_id = 0;   // id of the newest history event
   std::int64_t version = 0;         // bumped by every commit that touches the execution
   int partition = 0;                // which partition (and so which node) steps it
+
+  bool operator==(const ExecutionRecord&) const = default;
 };
 
 struct HistoryEvent {
@@ -90,17 +114,23 @@ struct HistoryEvent {
   Micros timestamp = 0;
   std::string type;     // Step Functions' event type, e.g. "TaskStateEntered"
   std::string details;  // JSON text of the "<type>EventDetails" object, or "" for none
+
+  bool operator==(const HistoryEvent&) const = default;
 };
 
 struct FrameRecord {
   std::string frame_id;  // "" is the root frame; see docs/engine.md
   std::string data;      // JSON text
+
+  bool operator==(const FrameRecord&) const = default;
 };
 
 struct MapResultRecord {
   std::string frame_id;  // the frame of the Map state
   std::int64_t index = 0;
   std::string output;    // JSON text
+
+  bool operator==(const MapResultRecord&) const = default;
 };
 
 struct TimerRecord {
@@ -108,6 +138,8 @@ struct TimerRecord {
   std::string timer_id;  // unique within the execution
   Micros due = 0;
   int partition = 0;
+
+  bool operator==(const TimerRecord&) const = default;
 };
 
 struct TaskRecord {
@@ -124,6 +156,8 @@ struct TaskRecord {
   std::optional<Micros> heartbeat_due;
   std::optional<Micros> timeout_due;
   int partition = 0;
+
+  bool operator==(const TaskRecord&) const = default;
 };
 
 // Changes to the execution row made by a step.
@@ -138,6 +172,8 @@ struct ExecutionUpdate {
 };
 
 // Everything one step of one execution changes, applied atomically with the rest of its batch.
+// Within one write, the deletes of a kind of row apply before its puts (a Map that starts again
+// deletes its old results and may put new ones in the same write).
 struct ExecutionWrite {
   std::string execution_arn;
   // The version the step was computed from; the stored version must equal it (then becomes
@@ -196,6 +232,8 @@ struct PartitionLease {
   std::string node;
   std::int64_t epoch = 0;
   Micros expires = 0;
+
+  bool operator==(const PartitionLease&) const = default;
 };
 
 class Store {
@@ -204,63 +242,82 @@ class Store {
 
   // Creates the schema or migrates it to the current version. Idempotent.
   virtual Status migrate() = 0;
-  // The schema version in the database.
+  // The schema version in the database; 0 before the first migrate().
   virtual Result<int> schema_version() = 0;
 
   // --- State machines -----------------------------------------------------------------------
   // Inserts a machine and its first revision. AlreadyExists when the ARN is taken.
   virtual Status create_state_machine(const StateMachineRecord& machine) = 0;
-  // Replaces the machine row and adds `revision` (its revision_id must be new).
+  // Replaces the machine row and adds `revision` (its revision_id must be new: AlreadyExists
+  // otherwise). NotFound when the machine does not exist; then nothing changes.
   virtual Status update_state_machine(const StateMachineRecord& machine,
                                       const RevisionRecord& revision) = 0;
   virtual Result<StateMachineRecord> get_state_machine(std::string_view arn) = 0;
   virtual Result<RevisionRecord> get_revision(std::string_view machine_arn,
                                               std::string_view revision_id) = 0;
-  // Ordered by name.
+  // Ordered by name, then ARN.
   virtual Result<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) = 0;
-  // Removes the machine and its revisions; its executions remain readable.
+  // Removes the machine and its revisions; its executions remain readable. NotFound when absent.
   virtual Status delete_state_machine(std::string_view arn) = 0;
 
   // --- Executions -----------------------------------------------------------------------------
   // Applies the batch atomically and durably. Conflict (with *conflict filled when given) when a
-  // version or fence check fails; then nothing was written.
+  // version or fence check fails; then nothing was written. An empty batch succeeds.
+  // A create write inserts the execution with `update` applied on top, version 1 and
+  // last_event_id = its last event's id (events start at 1). Timer rows take the write's
+  // execution_arn; everything else is stored as given. A fence holds when the partition's
+  // lease row names that node and epoch (expiry is not checked: a lease that expired but was not
+  // taken over is still safe to write under).
   virtual Status commit(const CommitBatch& batch, CommitConflict* conflict = nullptr) = 0;
   virtual Result<ExecutionRecord> get_execution(std::string_view arn) = 0;
-  // Newest first (by start time, then ARN).
+  // Newest first (by start time descending, then ARN ascending).
   virtual Result<Page<ExecutionRecord>> list_executions(const ExecutionFilter& filter,
                                                          const PageRequest& page) = 0;
   // History in ascending id order (descending when reverse), a page at a time; the token of a
-  // page continues after its last event.
+  // page continues after its last event. NotFound when the execution does not exist.
   virtual Result<Page<HistoryEvent>> get_history(std::string_view arn, const PageRequest& page,
                                                  bool reverse) = 0;
+  // Ordered by frame id. load_frames, load_map_results and tasks_of_execution return an empty
+  // list for an unknown execution.
   virtual Result<std::vector<FrameRecord>> load_frames(std::string_view arn) = 0;
   // Ordered by frame id, then index.
   virtual Result<std::vector<MapResultRecord>> load_map_results(std::string_view arn) = 0;
-  // ARNs of RUNNING executions in the given partitions (all partitions when empty).
+  // ARNs of RUNNING executions in the given partitions (all partitions when empty), by ARN.
   virtual Result<std::vector<std::string>> open_executions(const std::vector<int>& partitions) = 0;
 
   // --- Timers and tasks -----------------------------------------------------------------------
-  // Timers due at or before `until` in the given partitions (all when empty), earliest first.
+  // Timers due at or before `until` in the given partitions (all when empty), earliest first
+  // (ties by execution ARN, then timer id), at most `max` (>= 1) of them.
   virtual Result<std::vector<TimerRecord>> due_timers(Micros until,
                                                       const std::vector<int>& partitions,
                                                       int max) = 0;
   virtual Result<TaskRecord> get_task(std::string_view token) = 0;
+  // Ordered by token.
   virtual Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) = 0;
 
   // --- Partition leases (several nodes on one database) ---------------------------------------
   // Takes every partition in [0, partitions) that is free or expired at `now`, and renews those
   // `node` holds, up to `max_partitions` held in total; a taken-over partition's epoch is
   // incremented. Returns the leases `node` holds afterwards.
+  // Precisely: a lease is expired when expires <= now; free when its node is "" (released) or
+  // it has no row yet. Every partition `node` holds (expired or not) is renewed to now + ttl,
+  // keeping its epoch. Then free or expired partitions are taken, lowest id first, while
+  // `node` holds fewer than max_partitions: epoch becomes old epoch + 1 (1 for a new row),
+  // expires now + ttl. Result ordered by partition. InvalidArgument unless partitions >= 1,
+  // max_partitions >= 0 and ttl > 0.
   virtual Result<std::vector<PartitionLease>> acquire_partitions(const std::string& node,
                                                                  int partitions,
                                                                  int max_partitions, Micros now,
                                                                  Micros ttl) = 0;
-  // Gives up every partition `node` holds (graceful shutdown).
+  // Gives up every partition `node` holds (graceful shutdown): node becomes "", epoch stays (so
+  // the next taker increments it).
   virtual Status release_partitions(const std::string& node) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (or a path ending in .db/.sqlite), "sqlite::memory:",
-// "postgresql://..." / "postgres://...". Does not migrate.
+// "postgresql://..." / "postgres://...". Does not migrate. SQLite takes the query
+// "?synchronous=normal" (survives a process crash, not power loss; default "full").
+// InvalidArgument for a URL of no known kind.
 Result<std::unique_ptr<Store>> open_store(const std::string& url);
 
 }  // namespace stepd::engine

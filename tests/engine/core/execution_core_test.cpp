@@ -1,0 +1,314 @@
+#include "engine/core/execution_core.hpp"
+
+#include "asl/definition.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace stepd::engine {
+namespace {
+
+constexpr Micros kT0 = 1'700'000'000'000'000;  // a fixed start time
+constexpr Micros kSecond = 1'000'000;
+
+// Applies writes the way a store would, so a test can restore from what was committed.
+struct AppliedRecords {
+  std::map<std::string, std::string> frames;
+  std::map<std::pair<std::string, std::int64_t>, std::string> results;
+  std::vector<HistoryEvent> events;
+  std::map<std::string, Micros> timers;
+  std::map<std::string, TaskRecord> tasks;
+
+  void apply(const ExecutionWrite& w) {
+    for (const auto& id : w.frames_delete) frames.erase(id);
+    for (const auto& f : w.frames_put) frames[f.frame_id] = f.data;
+    for (const auto& id : w.map_results_delete) {
+      std::erase_if(results, [&](const auto& kv) { return kv.first.first == id; });
+    }
+    for (const auto& r : w.map_results_put) results[{r.frame_id, r.index}] = r.output;
+    for (const auto& e : w.events) events.push_back(e);
+    for (const auto& id : w.timers_delete) timers.erase(id);
+    for (const auto& t : w.timers_put) timers[t.timer_id] = t.due;
+    for (const auto& t : w.tasks_delete) tasks.erase(t);
+    for (const auto& t : w.tasks_put) tasks[t.token] = t;
+  }
+  std::vector<FrameRecord> frame_records() const {
+    std::vector<FrameRecord> out;
+    for (const auto& [id, data] : frames) out.push_back({id, data});
+    return out;
+  }
+  std::vector<MapResultRecord> result_records() const {
+    std::vector<MapResultRecord> out;
+    for (const auto& [key, data] : results) out.push_back({key.first, key.second, data});
+    return out;
+  }
+};
+
+class ExecutionCoreTest : public ::testing::Test {
+ protected:
+  void load(const std::string& definition) {
+    asl::LoadResult r = asl::load_definition(std::string_view(definition));
+    ASSERT_TRUE(r.ok()) << asl::to_string(r.diagnostics.at(0));
+    machine_ = r.machine;
+  }
+  ExecutionRecord record(const std::string& input) {
+    ExecutionRecord rec;
+    rec.arn = "arn:aws:states:local:000000000000:execution:M:e1";
+    rec.machine_arn = "arn:aws:states:local:000000000000:stateMachine:M";
+    rec.name = "e1";
+    rec.type = "STANDARD";
+    rec.status = "RUNNING";
+    rec.input = input;
+    rec.start = kT0;
+    return rec;
+  }
+  ExecutionCore::TokenFactory tokens() {
+    return [this] { return "tok" + std::to_string(++token_seq_); };
+  }
+  std::unique_ptr<ExecutionCore> start(const std::string& input) {
+    return ExecutionCore::start(machine_, record(input), kT0, tokens(), &random_);
+  }
+  // Takes the output and applies it to `applied_`.
+  StepOutput take(ExecutionCore& core) {
+    StepOutput out = core.take_output();
+    applied_.apply(out.write);
+    return out;
+  }
+  std::vector<std::string> event_types() const {
+    std::vector<std::string> out;
+    for (const auto& e : applied_.events) out.push_back(e.type);
+    return out;
+  }
+  static asl::Json j(const std::string& text) { return asl::Json::parse(text); }
+
+  std::shared_ptr<const asl::Machine> machine_;
+  asl::SplitMixRandom random_{7};
+  int token_seq_ = 0;
+  AppliedRecords applied_;
+};
+
+TEST_F(ExecutionCoreTest, PassChainRunsToTheEndInOneStep) {
+  load(R"({"StartAt":"A","States":{
+    "A":{"Type":"Pass","Result":1,"ResultPath":"$.a","Next":"B"},
+    "B":{"Type":"Pass","Result":2,"ResultPath":"$.b","End":true}}})");
+  auto core = start(R"({"x":0})");
+  StepOutput out = take(*core);
+  EXPECT_TRUE(out.finished);
+  ASSERT_TRUE(out.write.create.has_value());
+  EXPECT_EQ(out.write.expected_version, 0);
+  EXPECT_EQ(out.write.update.status, "SUCCEEDED");
+  EXPECT_EQ(j(*out.write.update.output), j(R"({"x":0,"a":1,"b":2})"));
+  EXPECT_EQ(event_types(), (std::vector<std::string>{
+                               "ExecutionStarted", "PassStateEntered", "PassStateExited",
+                               "PassStateEntered", "PassStateExited", "ExecutionSucceeded"}));
+  for (std::size_t i = 0; i < applied_.events.size(); ++i) {
+    EXPECT_EQ(applied_.events[i].id, static_cast<std::int64_t>(i + 1));
+  }
+  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_EQ(core->states_entered(), 2);
+  EXPECT_EQ(core->record().last_event_id, 6);
+}
+
+TEST_F(ExecutionCoreTest, TaskWaitsForItsOutcomeAndIgnoresStaleTokens) {
+  load(R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","ResultPath":"$.r","End":true}}})");
+  auto core = start(R"({"n":1})");
+  StepOutput first = take(*core);
+  EXPECT_FALSE(first.finished);
+  ASSERT_EQ(first.dispatch.size(), 1u);
+  EXPECT_EQ(first.dispatch[0].payload, j(R"({"n":1})"));
+  EXPECT_EQ(applied_.tasks.size(), 1u);
+  EXPECT_EQ(applied_.frames.size(), 1u);
+  EXPECT_FALSE(core->deliver_task("nope", asl::Json(1), kT0 + kSecond));
+  EXPECT_TRUE(core->deliver_task(first.dispatch[0].token, j(R"({"ok":true})"), kT0 + kSecond));
+  StepOutput second = take(*core);
+  EXPECT_EQ(second.write.expected_version, 1);
+  EXPECT_TRUE(second.finished);
+  EXPECT_EQ(j(*second.write.update.output), j(R"({"n":1,"r":{"ok":true}})"));
+  EXPECT_TRUE(applied_.tasks.empty());
+  EXPECT_FALSE(core->deliver_task(first.dispatch[0].token, asl::Json(2), kT0 + kSecond));
+  EXPECT_EQ(event_types()[2], "LambdaFunctionScheduled");
+  EXPECT_EQ(event_types()[4], "LambdaFunctionSucceeded");
+}
+
+TEST_F(ExecutionCoreTest, WaitArmsADurableTimer) {
+  load(R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":10,"Next":"P"},
+    "P":{"Type":"Pass","End":true}}})");
+  auto core = start(R"({"a":1})");
+  StepOutput out = take(*core);
+  ASSERT_EQ(out.timers.size(), 1u);
+  EXPECT_EQ(out.timers[0].due, kT0 + 10 * kSecond);
+  EXPECT_FALSE(core->deliver_timer("other", kT0 + 10 * kSecond));
+  EXPECT_TRUE(core->deliver_timer(out.timers[0].timer_id, kT0 + 10 * kSecond));
+  StepOutput done = take(*core);
+  EXPECT_TRUE(done.finished);
+  EXPECT_EQ(j(*done.write.update.output), j(R"({"a":1})"));
+  EXPECT_TRUE(applied_.timers.empty());
+}
+
+TEST_F(ExecutionCoreTest, RetryReschedulesWithBackoffThenCatches) {
+  load(R"({"StartAt":"T","States":{
+    "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+      "Retry":[{"ErrorEquals":["Boom"],"IntervalSeconds":3,"MaxAttempts":1}],
+      "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"H"}],"End":true},
+    "H":{"Type":"Pass","End":true}}})");
+  auto core = start(R"({})");
+  StepOutput s1 = take(*core);
+  ASSERT_TRUE(core->deliver_task(s1.dispatch[0].token, asl::StatesError{"Boom", "c1"}, kT0));
+  StepOutput s2 = take(*core);
+  ASSERT_EQ(s2.timers.size(), 1u);
+  EXPECT_EQ(s2.timers[0].due, kT0 + 3 * kSecond);
+  EXPECT_TRUE(s2.dispatch.empty());
+  ASSERT_TRUE(core->deliver_timer(s2.timers[0].timer_id, kT0 + 3 * kSecond));
+  StepOutput s3 = take(*core);
+  ASSERT_EQ(s3.dispatch.size(), 1u);
+  EXPECT_NE(s3.dispatch[0].token, s1.dispatch[0].token);
+  ASSERT_TRUE(core->deliver_task(s3.dispatch[0].token, asl::StatesError{"Boom", "c2"}, kT0));
+  StepOutput s4 = take(*core);
+  EXPECT_TRUE(s4.finished);
+  EXPECT_EQ(j(*s4.write.update.output), j(R"({"err":{"Error":"Boom","Cause":"c2"}})"));
+}
+
+TEST_F(ExecutionCoreTest, ParallelCollectsBranchResultsInOrder) {
+  load(R"({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+    {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:a","End":true}}},
+    {"StartAt":"B","States":{"B":{"Type":"Pass","Result":"b","End":true}}}]}}})");
+  auto core = start(R"({"in":1})");
+  StepOutput s1 = take(*core);
+  ASSERT_EQ(s1.dispatch.size(), 1u);
+  EXPECT_FALSE(s1.finished);
+  ASSERT_TRUE(core->deliver_task(s1.dispatch[0].token, asl::Json("a"), kT0));
+  StepOutput s2 = take(*core);
+  EXPECT_TRUE(s2.finished);
+  EXPECT_EQ(j(*s2.write.update.output), j(R"(["a","b"])"));
+  EXPECT_TRUE(applied_.results.empty());
+}
+
+TEST_F(ExecutionCoreTest, FailingBranchAbortsItsSiblings) {
+  load(R"({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+    {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:a","End":true}}},
+    {"StartAt":"B","States":{"B":{"Type":"Fail","Error":"Bad","Cause":"why"}}}]}}})");
+  auto core = start(R"({})");
+  StepOutput s1 = take(*core);
+  EXPECT_TRUE(s1.finished);
+  EXPECT_EQ(s1.write.update.status, "FAILED");
+  EXPECT_EQ(s1.write.update.error, "Bad");
+  EXPECT_EQ(s1.write.update.cause, "why");
+  ASSERT_EQ(s1.cancelled_tasks.size(), 1u);
+  EXPECT_TRUE(applied_.tasks.empty());
+  EXPECT_TRUE(applied_.frames.empty());
+}
+
+TEST_F(ExecutionCoreTest, MapRespectsMaxConcurrencyAndKeepsItemOrder) {
+  load(R"({"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"ItemsPath":"$.xs",
+    "ItemSelector":{"v.$":"$$.Map.Item.Value","i.$":"$$.Map.Item.Index"},
+    "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},"End":true}}})");
+  auto core = start(R"({"xs":["a","b","c","d","e"]})");
+  StepOutput out = take(*core);
+  std::vector<TaskDispatch> running = out.dispatch;
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_EQ(running[0].payload, j(R"({"v":"a","i":0})"));
+  EXPECT_EQ(running[1].payload, j(R"({"v":"b","i":1})"));
+  // Finish them in reverse order; results stay in item order.
+  int finished = 0;
+  while (!running.empty()) {
+    TaskDispatch t = running.back();
+    running.pop_back();
+    ASSERT_TRUE(core->deliver_task(t.token, t.payload["v"], kT0));
+    StepOutput s = take(*core);
+    ++finished;
+    for (auto& d : s.dispatch) running.push_back(d);
+    EXPECT_LE(running.size(), 2u);
+    if (s.finished) {
+      EXPECT_EQ(j(*s.write.update.output), j(R"(["a","b","c","d","e"])"));
+    }
+  }
+  EXPECT_EQ(finished, 5);
+  EXPECT_TRUE(core->finished());
+  EXPECT_TRUE(applied_.results.empty());
+  EXPECT_TRUE(applied_.frames.empty());
+}
+
+TEST_F(ExecutionCoreTest, RestoreFromCommittedRecordsContinuesTheExecution) {
+  load(R"({"StartAt":"S","States":{"S":{"Type":"Pass","Assign":{"k":42},"Next":"M"},
+    "M":{"Type":"Map","MaxConcurrency":2,"ItemsPath":"$.xs",
+    "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+      "Parameters":{"x.$":"$","k.$":"$k"},"End":true}}},"ResultPath":"$.out","End":true}}})");
+  auto core = start(R"({"xs":[1,2,3]})");
+  StepOutput s1 = take(*core);
+  ASSERT_EQ(s1.dispatch.size(), 2u);
+  EXPECT_EQ(s1.dispatch[0].payload, j(R"({"x":1,"k":42})"));
+  ASSERT_TRUE(core->deliver_task(s1.dispatch[0].token, asl::Json(10), kT0));
+  StepOutput s2 = take(*core);
+  ASSERT_EQ(s2.dispatch.size(), 1u);
+
+  // The process dies here. A new core is built from what was committed.
+  ExecutionRecord rec = core->record();
+  core.reset();
+  auto restored = ExecutionCore::restore(machine_, rec, applied_.frame_records(),
+                                         applied_.result_records(), tokens(), &random_);
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  ExecutionCore& again = **restored;
+  std::vector<TaskDispatch> pending = again.pending_tasks();
+  ASSERT_EQ(pending.size(), 2u);
+  for (const TaskDispatch& t : pending) {
+    ASSERT_TRUE(again.deliver_task(t.token, asl::Json(t.payload["x"].get<int>() * 10), kT0));
+  }
+  StepOutput s3 = take(again);
+  EXPECT_EQ(s3.write.expected_version, 2);
+  EXPECT_TRUE(s3.finished);
+  EXPECT_EQ(j(*s3.write.update.output), j(R"({"xs":[1,2,3],"out":[10,20,30]})"));
+  for (std::size_t i = 0; i < applied_.events.size(); ++i) {
+    EXPECT_EQ(applied_.events[i].id, static_cast<std::int64_t>(i + 1)) << applied_.events[i].type;
+  }
+}
+
+TEST_F(ExecutionCoreTest, TaskTimeoutIsCaughtAsStatesTimeout) {
+  load(R"({"StartAt":"T","States":{
+    "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+      "TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"H"}],"End":true},
+    "H":{"Type":"Pass","End":true}}})");
+  auto core = start(R"({})");
+  StepOutput s1 = take(*core);
+  ASSERT_EQ(s1.timers.size(), 1u);
+  EXPECT_EQ(s1.timers[0].due, kT0 + 5 * kSecond);
+  ASSERT_TRUE(core->deliver_timer(s1.timers[0].timer_id, kT0 + 5 * kSecond));
+  StepOutput s2 = take(*core);
+  EXPECT_TRUE(s2.finished);
+  EXPECT_EQ(j(*s2.write.update.output), j(R"({"Error":"States.Timeout","Cause":""})"));
+  ASSERT_EQ(s2.cancelled_tasks.size(), 1u);
+  EXPECT_FALSE(core->deliver_task(s1.dispatch[0].token, asl::Json(1), kT0 + 6 * kSecond));
+}
+
+TEST_F(ExecutionCoreTest, StopAbortsAndExecutionTimeoutTimesOut) {
+  load(R"({"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}})");
+  auto core = start(R"({})");
+  StepOutput s1 = take(*core);
+  ASSERT_EQ(s1.timers.size(), 2u);
+  core->stop("Halt", "asked to", kT0 + kSecond);
+  StepOutput s2 = take(*core);
+  EXPECT_EQ(s2.write.update.status, "ABORTED");
+  EXPECT_EQ(s2.write.update.error, "Halt");
+  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_EQ(event_types().back(), "ExecutionAborted");
+
+  applied_ = {};
+  auto other = start(R"({})");
+  StepOutput t1 = take(*other);
+  std::string timeout_timer;
+  for (const auto& t : t1.timers) {
+    if (t.due == kT0 + 60 * kSecond) timeout_timer = t.timer_id;
+  }
+  ASSERT_FALSE(timeout_timer.empty());
+  ASSERT_TRUE(other->deliver_timer(timeout_timer, kT0 + 60 * kSecond));
+  StepOutput t2 = take(*other);
+  EXPECT_EQ(t2.write.update.status, "TIMED_OUT");
+  EXPECT_EQ(t2.write.update.error, "States.Timeout");
+  EXPECT_EQ(event_types().back(), "ExecutionTimedOut");
+}
+
+}  // namespace
+}  // namespace stepd::engine
