@@ -1,0 +1,940 @@
+#include "engine/engine.hpp"
+
+#include "asl/core/eval.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cassert>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace stepd::engine {
+
+namespace {
+
+Micros system_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  if (RAND_bytes(buf.data(), static_cast<int>(bytes)) != 1) {
+    std::random_device rd;
+    for (auto& b : buf) b = static_cast<unsigned char>(rd());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char b : buf) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string random_uuid() {
+  std::string h = random_hex(16);
+  h[12] = '4';
+  h[16] = "89ab"[h[16] % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+// AWS: names of state machines and executions: 1-80 characters, none of whitespace,
+// brackets, wildcards, quotes and the other reserved characters, no control characters.
+std::optional<std::string> invalid_name(const std::string& name, std::string_view what) {
+  if (name.empty() || name.size() > 80) {
+    return std::string(what) + " name must be 1 to 80 characters long";
+  }
+  static constexpr std::string_view kReserved = " <>{}[]?*\"#%\\^|~`$&,;:/";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f || kReserved.find(static_cast<char>(c)) != std::string_view::npos) {
+      return std::string(what) + " name '" + name + "' contains a character that is not allowed";
+    }
+  }
+  return std::nullopt;
+}
+
+ApiError api_error(std::string type, std::string message) {
+  return ApiError{std::move(type), std::move(message), {}};
+}
+
+ApiError store_error(const Error& e) {
+  return api_error(e.code == ErrorCode::Unavailable ? "ServiceUnavailable" : "InternalError",
+                   e.message);
+}
+
+int partition_of(const std::string& arn, int partitions) {
+  return static_cast<int>(std::hash<std::string>{}(arn) % static_cast<std::size_t>(partitions));
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(std::unique_ptr<Store> store, EngineOptions options)
+      : store_(std::move(store)), options_(std::move(options)) {
+    if (!options_.clock) options_.clock = system_now;
+    random_ = std::make_unique<asl::SplitMixRandom>(std::random_device{}() ^
+                                                    static_cast<std::uint64_t>(system_now()));
+  }
+
+  ~Impl() { shutdown(); }
+
+  Status start() {
+    if (Status s = store_->migrate(); !s.ok()) return s;
+    auto leases = store_->acquire_partitions(options_.node_id, options_.partitions,
+                                             options_.partitions, now(), options_.lease_ttl);
+    if (!leases.ok()) return leases.error();
+    for (const PartitionLease& l : *leases) fences_[l.partition] = l.epoch;
+    auto open = store_->open_executions({});
+    if (!open.ok()) return open.error();
+    for (const std::string& arn : *open) {
+      if (Status s = restore_execution(arn); !s.ok()) return s;
+    }
+    stats_.open_executions = static_cast<long long>(cores_.size());
+    running_ = true;
+    stepper_ = std::thread([this] { stepper_loop(); });
+    committer_ = std::thread([this] { committer_loop(); });
+    if (options_.timer_thread) timer_thread_ = std::thread([this] { timer_loop(); });
+    return Status();
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+      running_ = false;
+    }
+    cv_.notify_all();
+    timers_cv_.notify_all();
+    if (stepper_.joinable()) stepper_.join();
+    {
+      std::lock_guard lock(commit_mu_);
+      committer_stop_ = true;
+    }
+    commit_cv_.notify_all();
+    if (committer_.joinable()) committer_.join();
+    if (timer_thread_.joinable()) timer_thread_.join();
+    (void)store_->release_partitions(options_.node_id);
+  }
+
+  void set_task_transport(TaskTransport* t) {
+    std::vector<TaskDispatch> pending;
+    {
+      std::lock_guard lock(transport_mu_);
+      transport_ = t;
+      pending.swap(undelivered_);
+    }
+    if (t != nullptr) {
+      for (const TaskDispatch& d : pending) t->dispatch(d);
+    }
+  }
+
+  // --- Machines -----------------------------------------------------------------------------
+
+  ApiResult<StateMachineRecord> create_state_machine(const CreateMachineRequest& r) {
+    if (auto why = invalid_name(r.name, "State machine")) return api_error("InvalidName", *why);
+    if (r.type != "STANDARD" && r.type != "EXPRESS") {
+      return api_error("ValidationException",
+                       "type must be STANDARD or EXPRESS, not '" + r.type + "'");
+    }
+    if (auto bad = check_definition(r.definition)) return *bad;
+    StateMachineRecord m;
+    m.arn = machine_arn(r.name);
+    m.name = r.name;
+    m.type = r.type;
+    m.definition = r.definition;
+    m.role_arn = r.role_arn;
+    m.revision_id = "1";
+    m.status = "ACTIVE";
+    m.tags_json = r.tags_json;
+    m.created = m.updated = now();
+    Status s = store_->create_state_machine(m);
+    if (s.ok()) return m;
+    if (s.error().code != ErrorCode::AlreadyExists) return store_error(s.error());
+    auto existing = store_->get_state_machine(m.arn);
+    if (existing.ok() && existing->definition == m.definition && existing->role_arn == m.role_arn &&
+        existing->type == m.type) {
+      return *existing;  // AWS: creating the same machine again is not an error
+    }
+    return api_error("StateMachineAlreadyExists",
+                     "State Machine Already Exists: '" + m.arn + "'");
+  }
+
+  ApiResult<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                     const std::optional<std::string>& definition,
+                                                     const std::optional<std::string>& role) {
+    if (!definition && !role) {
+      return api_error("MissingRequiredParameter",
+                       "Either the definition or the roleArn must be specified");
+    }
+    auto m = store_->get_state_machine(arn);
+    if (!m.ok()) return machine_lookup_error(arn, m.error());
+    if (definition) {
+      if (auto bad = check_definition(*definition)) return *bad;
+      m->definition = *definition;
+    }
+    if (role) m->role_arn = *role;
+    m->revision_id = std::to_string(std::stoll(m->revision_id) + 1);
+    m->updated = now();
+    RevisionRecord rev{m->arn, m->revision_id, m->definition, m->role_arn, m->updated};
+    if (Status s = store_->update_state_machine(*m, rev); !s.ok()) return store_error(s.error());
+    return *m;
+  }
+
+  ApiResult<StateMachineRecord> describe_state_machine(const std::string& arn) {
+    auto m = store_->get_state_machine(arn);
+    if (!m.ok()) return machine_lookup_error(arn, m.error());
+    return *m;
+  }
+
+  ApiResult<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) {
+    auto r = store_->list_state_machines(page);
+    if (!r.ok()) return page_error(r.error());
+    return *r;
+  }
+
+  ApiResult<bool> delete_state_machine(const std::string& arn) {
+    Status s = store_->delete_state_machine(arn);
+    if (!s.ok() && s.error().code != ErrorCode::NotFound) return store_error(s.error());
+    return true;  // AWS: deleting a machine that does not exist succeeds
+  }
+
+  // --- Executions ---------------------------------------------------------------------------
+
+  ApiResult<ExecutionRecord> start_execution(const StartRequest& r) {
+    auto m = store_->get_state_machine(r.machine_arn);
+    if (!m.ok()) return machine_lookup_error(r.machine_arn, m.error());
+    std::string name = r.name.empty() ? random_uuid() : r.name;
+    if (auto why = invalid_name(name, "Execution")) return api_error("InvalidName", *why);
+    asl::Json input = asl::Json::parse(r.input, nullptr, false);
+    if (input.is_discarded()) {
+      return api_error("InvalidExecutionInput",
+                       "Invalid State Machine Execution Input: the input is not valid JSON");
+    }
+    if (r.input.size() > options_.core.max_payload_bytes) {
+      return api_error("InvalidExecutionInput",
+                       "The execution input is larger than the maximum of 262144 bytes");
+    }
+    auto machine = compiled(m->arn, m->revision_id, m->definition);
+    if (!machine) return api_error("InvalidDefinition", "the stored definition no longer loads");
+
+    ExecutionRecord rec;
+    rec.arn = execution_arn(m->name, name);
+    rec.machine_arn = m->arn;
+    rec.revision_id = m->revision_id;
+    rec.name = name;
+    rec.type = m->type;
+    rec.status = "RUNNING";
+    rec.input = asl::dump_compact(input);
+    rec.start = now();
+    rec.trace_header = r.trace_header;
+    rec.partition = partition_of(rec.arn, options_.partitions);
+
+    auto existing = store_->get_execution(rec.arn);
+    if (existing.ok()) return same_or_exists(*existing, rec.input);
+
+    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
+    auto future = promise->get_future();
+    post(Command::start(std::move(rec), std::move(machine), promise));
+    return future.get();
+  }
+
+  ApiResult<ExecutionRecord> start_sync_execution(const StartRequest& r,
+                                                  std::chrono::milliseconds timeout) {
+    auto started = start_execution(r);
+    if (auto* e = std::get_if<ApiError>(&started)) return *e;
+    return wait_for(std::get<ExecutionRecord>(started).arn, timeout);
+  }
+
+  ApiResult<ExecutionRecord> describe_execution(const std::string& arn) {
+    auto e = store_->get_execution(arn);
+    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    return *e;
+  }
+
+  ApiResult<Page<ExecutionRecord>> list_executions(const ExecutionFilter& f,
+                                                   const PageRequest& page) {
+    if (!f.machine_arn.empty()) {
+      auto m = store_->get_state_machine(f.machine_arn);
+      if (!m.ok()) return machine_lookup_error(f.machine_arn, m.error());
+    }
+    auto r = store_->list_executions(f, page);
+    if (!r.ok()) return page_error(r.error());
+    return *r;
+  }
+
+  ApiResult<Page<HistoryEvent>> get_history(const std::string& arn, const PageRequest& page,
+                                            bool reverse) {
+    auto e = store_->get_execution(arn);
+    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    auto r = store_->get_history(arn, page, reverse);
+    if (!r.ok()) return page_error(r.error());
+    return *r;
+  }
+
+  ApiResult<ExecutionRecord> stop_execution(const std::string& arn, const std::string& error,
+                                            const std::string& cause) {
+    auto e = store_->get_execution(arn);
+    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    if (e->status != "RUNNING") return *e;  // AWS: stopping a finished execution is a no-op
+    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
+    auto future = promise->get_future();
+    Command c;
+    c.kind = Command::Kind::Stop;
+    c.arn = arn;
+    c.error = error;
+    c.cause = cause;
+    c.reply = promise;
+    post(std::move(c));
+    return future.get();
+  }
+
+  ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout) {
+    auto promise = std::make_shared<std::promise<void>>();
+    auto future = promise->get_future();
+    {
+      std::lock_guard lock(waiters_mu_);
+      waiters_[arn].push_back(promise);
+    }
+    auto e = store_->get_execution(arn);
+    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    if (e->status == "RUNNING") future.wait_for(timeout);
+    {
+      std::lock_guard lock(waiters_mu_);
+      auto& list = waiters_[arn];
+      std::erase(list, promise);
+      if (list.empty()) waiters_.erase(arn);
+    }
+    return describe_execution(arn);
+  }
+
+  // --- Tasks --------------------------------------------------------------------------------
+
+  ApiResult<bool> complete_task(const std::string& token, asl::Outcome outcome) {
+    auto promise = std::make_shared<std::promise<ApiResult<bool>>>();
+    auto future = promise->get_future();
+    Command c;
+    c.kind = Command::Kind::Task;
+    c.token = token;
+    c.outcome = std::move(outcome);
+    c.task_reply = promise;
+    post(std::move(c));
+    return future.get();
+  }
+
+  ApiResult<bool> heartbeat_task(const std::string& token) {
+    auto promise = std::make_shared<std::promise<ApiResult<bool>>>();
+    auto future = promise->get_future();
+    Command c;
+    c.kind = Command::Kind::Heartbeat;
+    c.token = token;
+    c.task_reply = promise;
+    post(std::move(c));
+    return future.get();
+  }
+
+  void fire_due_timers() {
+    const Micros t = now();
+    std::vector<TimerRecord> due;
+    {
+      std::lock_guard lock(timers_mu_);
+      while (!timers_.empty() && timers_.top().due <= t) {
+        due.push_back(timers_.top());
+        timers_.pop();
+      }
+    }
+    for (TimerRecord& r : due) {
+      Command c;
+      c.kind = Command::Kind::Timer;
+      c.arn = std::move(r.execution_arn);
+      c.timer_id = std::move(r.timer_id);
+      post(std::move(c));
+    }
+  }
+
+  Stats stats() const {
+    std::lock_guard lock(stats_mu_);
+    return stats_;
+  }
+
+  Store& store() { return *store_; }
+
+ private:
+  // --- Commands to the stepper --------------------------------------------------------------
+
+  struct Command {
+    enum class Kind { Start, Task, Heartbeat, Timer, Stop } kind = Kind::Timer;
+    ExecutionRecord record;                          // Start
+    std::shared_ptr<const asl::Machine> machine;     // Start
+    std::string arn;                                 // Timer, Stop
+    std::string timer_id;                            // Timer
+    std::string token;                               // Task, Heartbeat
+    asl::Outcome outcome;                            // Task
+    std::string error, cause;                        // Stop
+    std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> reply;  // Start, Stop
+    std::shared_ptr<std::promise<ApiResult<bool>>> task_reply;        // Task, Heartbeat
+
+    static Command start(ExecutionRecord r, std::shared_ptr<const asl::Machine> m,
+                         std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> p) {
+      Command c;
+      c.kind = Kind::Start;
+      c.record = std::move(r);
+      c.machine = std::move(m);
+      c.reply = std::move(p);
+      return c;
+    }
+  };
+
+  // What to do once a batch is durable (or failed).
+  struct Pending {
+    CommitBatch batch;
+    std::vector<TaskDispatch> dispatch;
+    std::vector<std::string> cancelled;
+    std::vector<TimerRecord> timers;
+    std::vector<std::string> finished;  // executions that ended
+    std::vector<std::function<void(const Status&)>> replies;
+    std::vector<std::string> touched;   // executions written (reloaded if the commit fails)
+    long long transitions = 0;
+    std::size_t created = 0;
+  };
+
+  void post(Command c) {
+    {
+      std::lock_guard lock(mu_);
+      inbox_.push_back(std::move(c));
+    }
+    cv_.notify_one();
+  }
+
+  void stepper_loop() {
+    for (;;) {
+      std::deque<Command> work;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !inbox_.empty() || !running_ || !reload_.empty(); });
+        if (!running_ && inbox_.empty()) return;
+        std::vector<std::string> reload(reload_.begin(), reload_.end());
+        reload_.clear();
+        lock.unlock();
+        for (const std::string& arn : reload) {
+          cores_.erase(arn);
+          (void)restore_execution(arn);
+        }
+        lock.lock();
+        const std::size_t n = std::min<std::size_t>(inbox_.size(), options_.max_batch);
+        for (std::size_t i = 0; i < n; ++i) {
+          work.push_back(std::move(inbox_.front()));
+          inbox_.pop_front();
+        }
+      }
+      if (work.empty()) continue;
+      Pending p;
+      std::vector<ExecutionCore*> touched;
+      std::unordered_set<ExecutionCore*> seen;
+      auto touch = [&](ExecutionCore* c) {
+        if (seen.insert(c).second) touched.push_back(c);
+      };
+      for (Command& c : work) step(c, p, touch);
+      for (ExecutionCore* core : touched) {
+        StepOutput out = core->take_output();
+        const std::string arn = core->record().arn;
+        p.touched.push_back(arn);
+        for (TaskDispatch& d : out.dispatch) {
+          token_owner_[d.token] = arn;
+          p.dispatch.push_back(std::move(d));
+        }
+        for (std::string& t : out.cancelled_tasks) {
+          token_owner_.erase(t);
+          p.cancelled.push_back(std::move(t));
+        }
+        for (TimerRecord& t : out.timers) p.timers.push_back(std::move(t));
+        p.batch.writes.push_back(std::move(out.write));
+        if (out.finished) {
+          p.finished.push_back(arn);
+          for (const TaskDispatch& d : core->pending_tasks()) token_owner_.erase(d.token);
+          cores_.erase(arn);
+        }
+      }
+      // Fencing: the batch lands only while this node still holds the partitions it writes.
+      std::set<int> partitions;
+      for (const ExecutionWrite& w : p.batch.writes) {
+        auto it = cores_.find(w.execution_arn);
+        int partition = it != cores_.end() ? it->second->record().partition
+                                           : partition_of(w.execution_arn, options_.partitions);
+        partitions.insert(partition);
+      }
+      for (int partition : partitions) {
+        auto f = fences_.find(partition);
+        if (f != fences_.end()) {
+          p.batch.fences.push_back(Fence{partition, options_.node_id, f->second});
+        }
+      }
+      enqueue_commit(std::move(p));
+    }
+  }
+
+  template <typename Touch>
+  void step(Command& c, Pending& p, Touch&& touch) {
+    switch (c.kind) {
+      case Command::Kind::Start: {
+        auto it = cores_.find(c.record.arn);
+        if (it != cores_.end()) {
+          auto reply = c.reply;
+          if (it->second->record().input == c.record.input) {
+            ExecutionRecord rec = it->second->record();
+            p.replies.push_back([reply, rec](const Status&) { reply->set_value(rec); });
+          } else {
+            p.replies.push_back([reply, arn = c.record.arn](const Status&) {
+              reply->set_value(api_error("ExecutionAlreadyExists",
+                                         "Execution Already Exists: '" + arn + "'"));
+            });
+          }
+          return;
+        }
+        auto core = ExecutionCore::start(c.machine, c.record, now(), [] { return random_hex(32); },
+                                         random_.get(), options_.core);
+        p.transitions += core->states_entered();
+        ExecutionCore* raw = core.get();
+        ExecutionRecord rec = c.record;
+        cores_[rec.arn] = std::move(core);
+        ++p.created;
+        touch(raw);
+        auto reply = c.reply;
+        Store* store = store_.get();
+        p.replies.push_back([reply, rec, store](const Status& s) {
+          if (s.ok()) {
+            reply->set_value(rec);
+            return;
+          }
+          if (s.error().code == ErrorCode::Conflict) {
+            auto existing = store->get_execution(rec.arn);
+            if (existing.ok() && existing->status == "RUNNING" && existing->input == rec.input) {
+              reply->set_value(*existing);
+              return;
+            }
+            reply->set_value(api_error("ExecutionAlreadyExists",
+                                       "Execution Already Exists: '" + rec.arn + "'"));
+            return;
+          }
+          reply->set_value(store_error(s.error()));
+        });
+        return;
+      }
+      case Command::Kind::Task:
+      case Command::Kind::Heartbeat: {
+        ExecutionCore* core = core_for_token(c.token);
+        bool ok = false;
+        if (core != nullptr) {
+          if (c.kind == Command::Kind::Task) {
+            const long long before = core->states_entered();
+            ok = core->deliver_task(c.token, std::move(c.outcome), now());
+            p.transitions += core->states_entered() - before;
+            if (ok) token_owner_.erase(c.token);
+          } else {
+            ok = core->heartbeat(c.token, now());
+          }
+          if (ok) touch(core);
+        }
+        auto reply = c.task_reply;
+        if (!ok) {
+          p.replies.push_back([reply](const Status&) {
+            reply->set_value(api_error("TaskDoesNotExist", "Task Does Not Exist"));
+          });
+        } else {
+          p.replies.push_back([reply](const Status& s) {
+            if (s.ok()) {
+              reply->set_value(true);
+            } else {
+              reply->set_value(store_error(s.error()));
+            }
+          });
+        }
+        return;
+      }
+      case Command::Kind::Timer: {
+        auto it = cores_.find(c.arn);
+        if (it == cores_.end()) return;
+        ExecutionCore* core = it->second.get();
+        const long long before = core->states_entered();
+        if (core->deliver_timer(c.timer_id, now())) {
+          p.transitions += core->states_entered() - before;
+          touch(core);
+        }
+        return;
+      }
+      case Command::Kind::Stop: {
+        auto it = cores_.find(c.arn);
+        auto reply = c.reply;
+        if (it == cores_.end()) {
+          Store* store = store_.get();
+          std::string arn = c.arn;
+          p.replies.push_back([reply, store, arn](const Status&) {
+            auto e = store->get_execution(arn);
+            if (e.ok()) {
+              reply->set_value(*e);
+            } else {
+              reply->set_value(api_error("ExecutionDoesNotExist",
+                                         "Execution Does Not Exist: '" + arn + "'"));
+            }
+          });
+          return;
+        }
+        ExecutionCore* core = it->second.get();
+        core->stop(c.error, c.cause, now());
+        touch(core);
+        ExecutionRecord rec = core->record();
+        p.replies.push_back([reply, rec](const Status& s) {
+          if (s.ok()) {
+            reply->set_value(rec);
+          } else {
+            reply->set_value(store_error(s.error()));
+          }
+        });
+        return;
+      }
+    }
+  }
+
+  ExecutionCore* core_for_token(const std::string& token) {
+    auto it = token_owner_.find(token);
+    std::string arn;
+    if (it != token_owner_.end()) {
+      arn = it->second;
+    } else {
+      auto task = store_->get_task(token);
+      if (!task.ok()) return nullptr;
+      arn = task->execution_arn;
+    }
+    auto c = cores_.find(arn);
+    return c == cores_.end() ? nullptr : c->second.get();
+  }
+
+  // --- Committer ----------------------------------------------------------------------------
+
+  void enqueue_commit(Pending p) {
+    std::unique_lock lock(commit_mu_);
+    // Back-pressure: at most two batches wait for the disk.
+    commit_cv_.wait(lock, [&] { return commits_.size() < 2 || committer_stop_; });
+    commits_.push_back(std::move(p));
+    commit_cv_.notify_all();
+  }
+
+  void committer_loop() {
+    for (;;) {
+      Pending p;
+      {
+        std::unique_lock lock(commit_mu_);
+        commit_cv_.wait(lock, [&] { return !commits_.empty() || committer_stop_; });
+        if (commits_.empty()) return;
+        p = std::move(commits_.front());
+        commits_.pop_front();
+        commit_cv_.notify_all();
+      }
+      Status s;
+      if (!p.batch.writes.empty()) {
+        s = store_->commit(p.batch);
+      }
+      after_commit(p, s);
+    }
+  }
+
+  void after_commit(Pending& p, const Status& s) {
+    if (s.ok()) {
+      {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.commits;
+        stats_.steps += static_cast<long long>(p.batch.writes.size());
+        stats_.transitions += p.transitions;
+      }
+      for (TimerRecord& t : p.timers) arm(std::move(t));
+      {
+        std::lock_guard lock(stats_mu_);
+        stats_.open_executions += static_cast<long long>(p.created) -
+                                  static_cast<long long>(p.finished.size());
+      }
+      TaskTransport* t = nullptr;
+      {
+        std::lock_guard lock(transport_mu_);
+        t = transport_;
+        if (t == nullptr) {
+          for (TaskDispatch& d : p.dispatch) undelivered_.push_back(std::move(d));
+        }
+      }
+      if (t != nullptr) {
+        for (const std::string& token : p.cancelled) t->cancel(token);
+        for (const TaskDispatch& d : p.dispatch) t->dispatch(d);
+      }
+    } else {
+      // The cores of these executions are ahead of the store: rebuild them from it.
+      {
+        std::lock_guard lock(mu_);
+        for (const std::string& arn : p.touched) reload_.insert(arn);
+      }
+      cv_.notify_one();
+    }
+    for (auto& reply : p.replies) reply(s);
+    if (s.ok() && !p.finished.empty()) {
+      std::lock_guard lock(waiters_mu_);
+      for (const std::string& arn : p.finished) {
+        auto it = waiters_.find(arn);
+        if (it == waiters_.end()) continue;
+        for (auto& w : it->second) w->set_value();
+        waiters_.erase(it);
+      }
+    }
+  }
+
+  // --- Timers -------------------------------------------------------------------------------
+
+  struct TimerLater {
+    bool operator()(const TimerRecord& a, const TimerRecord& b) const { return a.due > b.due; }
+  };
+
+  void arm(TimerRecord t) {
+    {
+      std::lock_guard lock(timers_mu_);
+      timers_.push(std::move(t));
+    }
+    timers_cv_.notify_one();
+  }
+
+  void timer_loop() {
+    std::unique_lock lock(timers_mu_);
+    while (true) {
+      {
+        std::lock_guard l(mu_);
+        if (!running_) return;
+      }
+      if (timers_.empty()) {
+        timers_cv_.wait_for(lock, std::chrono::milliseconds(200));
+        continue;
+      }
+      const Micros wait_us = timers_.top().due - now();
+      if (wait_us > 0) {
+        timers_cv_.wait_for(lock, std::chrono::microseconds(std::min<Micros>(wait_us, 200'000)));
+        continue;
+      }
+      lock.unlock();
+      fire_due_timers();
+      lock.lock();
+    }
+  }
+
+  // --- Recovery -----------------------------------------------------------------------------
+
+  Status restore_execution(const std::string& arn) {
+    auto rec = store_->get_execution(arn);
+    if (!rec.ok()) return rec.error();
+    if (rec->status != "RUNNING") return Status();
+    auto rev = store_->get_revision(rec->machine_arn, rec->revision_id);
+    if (!rev.ok()) return rev.error();
+    auto machine = compiled(rec->machine_arn, rec->revision_id, rev->definition);
+    if (!machine) {
+      return Error{ErrorCode::Internal, "the definition of " + rec->machine_arn + " revision " +
+                                            rec->revision_id + " no longer loads"};
+    }
+    auto frames = store_->load_frames(arn);
+    if (!frames.ok()) return frames.error();
+    auto results = store_->load_map_results(arn);
+    if (!results.ok()) return results.error();
+    auto core = ExecutionCore::restore(machine, *rec, *frames, *results,
+                                       [] { return random_hex(32); }, random_.get(),
+                                       options_.core);
+    if (!core.ok()) return core.error();
+    for (TimerRecord& t : (*core)->pending_timers()) arm(std::move(t));
+    std::vector<TaskDispatch> tasks = (*core)->pending_tasks();
+    for (const TaskDispatch& d : tasks) token_owner_[d.token] = arn;
+    cores_[arn] = std::move(*core);
+    TaskTransport* t = nullptr;
+    {
+      std::lock_guard lock(transport_mu_);
+      t = transport_;
+      if (t == nullptr) undelivered_.insert(undelivered_.end(), tasks.begin(), tasks.end());
+    }
+    if (t != nullptr) {
+      for (const TaskDispatch& d : tasks) t->dispatch(d);
+    }
+    return Status();
+  }
+
+  // --- Helpers ------------------------------------------------------------------------------
+
+  Micros now() const { return options_.clock(); }
+
+  std::string machine_arn(const std::string& name) const {
+    return "arn:aws:states:" + options_.region + ":" + options_.account + ":stateMachine:" + name;
+  }
+  std::string execution_arn(const std::string& machine, const std::string& name) const {
+    return "arn:aws:states:" + options_.region + ":" + options_.account + ":execution:" +
+           machine + ":" + name;
+  }
+
+  std::optional<ApiError> check_definition(const std::string& text) {
+    asl::LoadResult r = asl::load_definition(std::string_view(text), options_.load);
+    if (r.ok()) return std::nullopt;
+    ApiError e{"InvalidDefinition", "Invalid State Machine Definition: ", {}};
+    bool first = true;
+    for (const asl::Diagnostic& d : r.diagnostics) {
+      if (d.severity != asl::Severity::Error) continue;
+      if (!first) e.message += "; ";
+      e.message += asl::to_string(d);
+      first = false;
+    }
+    e.diagnostics = r.diagnostics;
+    return e;
+  }
+
+  std::shared_ptr<const asl::Machine> compiled(const std::string& arn, const std::string& rev,
+                                               const std::string& definition) {
+    const std::string key = arn + "#" + rev;
+    std::lock_guard lock(machines_mu_);
+    auto it = machines_.find(key);
+    if (it != machines_.end()) return it->second;
+    asl::LoadResult r = asl::load_definition(std::string_view(definition), options_.load);
+    if (!r.ok()) return nullptr;
+    machines_[key] = r.machine;
+    return r.machine;
+  }
+
+  ApiResult<ExecutionRecord> same_or_exists(const ExecutionRecord& existing,
+                                            const std::string& input) {
+    if (existing.status == "RUNNING" && existing.input == input) return existing;
+    return api_error("ExecutionAlreadyExists",
+                     "Execution Already Exists: '" + existing.arn + "'");
+  }
+
+  static ApiError machine_lookup_error(const std::string& arn, const Error& e) {
+    if (e.code == ErrorCode::NotFound) {
+      return api_error("StateMachineDoesNotExist", "State Machine Does Not Exist: '" + arn + "'");
+    }
+    return store_error(e);
+  }
+  static ApiError execution_lookup_error(const std::string& arn, const Error& e) {
+    if (e.code == ErrorCode::NotFound) {
+      return api_error("ExecutionDoesNotExist", "Execution Does Not Exist: '" + arn + "'");
+    }
+    return store_error(e);
+  }
+  static ApiError page_error(const Error& e) {
+    if (e.code == ErrorCode::InvalidArgument) return api_error("InvalidToken", e.message);
+    return store_error(e);
+  }
+
+  std::unique_ptr<Store> store_;
+  EngineOptions options_;
+  std::unique_ptr<asl::SplitMixRandom> random_;  // stepper thread only
+
+  std::mutex machines_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const asl::Machine>> machines_;
+
+  // Stepper state (stepper thread only, and start() before the threads run).
+  std::unordered_map<std::string, std::unique_ptr<ExecutionCore>> cores_;
+  std::unordered_map<std::string, std::string> token_owner_;
+  std::map<int, std::int64_t> fences_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Command> inbox_;
+  std::set<std::string> reload_;
+  bool running_ = false;
+  std::thread stepper_;
+
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  std::deque<Pending> commits_;
+  bool committer_stop_ = false;
+  std::thread committer_;
+
+  std::mutex timers_mu_;
+  std::condition_variable timers_cv_;
+  std::priority_queue<TimerRecord, std::vector<TimerRecord>, TimerLater> timers_;
+  std::thread timer_thread_;
+
+  std::mutex transport_mu_;
+  TaskTransport* transport_ = nullptr;
+  std::vector<TaskDispatch> undelivered_;
+
+  std::mutex waiters_mu_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<std::promise<void>>>> waiters_;
+
+  mutable std::mutex stats_mu_;
+  Stats stats_;
+};
+
+Engine::Engine(std::unique_ptr<Store> store, EngineOptions options)
+    : impl_(std::make_unique<Impl>(std::move(store), std::move(options))) {}
+Engine::~Engine() = default;
+
+Status Engine::start() { return impl_->start(); }
+void Engine::shutdown() { impl_->shutdown(); }
+void Engine::set_task_transport(TaskTransport* transport) {
+  impl_->set_task_transport(transport);
+}
+ApiResult<StateMachineRecord> Engine::create_state_machine(const CreateMachineRequest& r) {
+  return impl_->create_state_machine(r);
+}
+ApiResult<StateMachineRecord> Engine::update_state_machine(
+    const std::string& arn, const std::optional<std::string>& definition,
+    const std::optional<std::string>& role_arn) {
+  return impl_->update_state_machine(arn, definition, role_arn);
+}
+ApiResult<StateMachineRecord> Engine::describe_state_machine(const std::string& arn) {
+  return impl_->describe_state_machine(arn);
+}
+ApiResult<Page<StateMachineRecord>> Engine::list_state_machines(const PageRequest& page) {
+  return impl_->list_state_machines(page);
+}
+ApiResult<bool> Engine::delete_state_machine(const std::string& arn) {
+  return impl_->delete_state_machine(arn);
+}
+ApiResult<ExecutionRecord> Engine::start_execution(const StartRequest& r) {
+  return impl_->start_execution(r);
+}
+ApiResult<ExecutionRecord> Engine::start_sync_execution(const StartRequest& r,
+                                                        std::chrono::milliseconds timeout) {
+  return impl_->start_sync_execution(r, timeout);
+}
+ApiResult<ExecutionRecord> Engine::describe_execution(const std::string& arn) {
+  return impl_->describe_execution(arn);
+}
+ApiResult<Page<ExecutionRecord>> Engine::list_executions(const ExecutionFilter& f,
+                                                         const PageRequest& page) {
+  return impl_->list_executions(f, page);
+}
+ApiResult<Page<HistoryEvent>> Engine::get_history(const std::string& arn,
+                                                  const PageRequest& page, bool reverse) {
+  return impl_->get_history(arn, page, reverse);
+}
+ApiResult<ExecutionRecord> Engine::stop_execution(const std::string& arn,
+                                                  const std::string& error,
+                                                  const std::string& cause) {
+  return impl_->stop_execution(arn, error, cause);
+}
+ApiResult<ExecutionRecord> Engine::wait_for(const std::string& arn,
+                                            std::chrono::milliseconds timeout) {
+  return impl_->wait_for(arn, timeout);
+}
+ApiResult<bool> Engine::complete_task(const std::string& token, asl::Outcome outcome) {
+  return impl_->complete_task(token, std::move(outcome));
+}
+ApiResult<bool> Engine::heartbeat_task(const std::string& token) {
+  return impl_->heartbeat_task(token);
+}
+void Engine::fire_due_timers() { impl_->fire_due_timers(); }
+Engine::Stats Engine::stats() const { return impl_->stats(); }
+Store& Engine::store() { return impl_->store(); }
+
+}  // namespace stepd::engine

@@ -1,0 +1,143 @@
+// The durable engine: state machines and their executions on a Store.
+//
+// What the server's adapters call (REST and the AWS Step Functions protocol), one method per
+// operation. Executions advance on a stepper thread that owns every in-memory ExecutionCore; the
+// steps of many executions go to the store as one batch (group commit) on a committer thread,
+// and only once a batch is durable are its effects performed: tasks handed to the transport,
+// timers armed, waiting callers answered (transactional outbox). A crash loses nothing that was
+// answered: at start the engine restores every open execution from the store.
+//
+// Threads: every public method is thread-safe. Callbacks into the TaskTransport come from the
+// committer thread and must not block.
+#pragma once
+
+#include "asl/definition.hpp"
+#include "engine/core/execution_core.hpp"
+#include "engine/result.hpp"
+#include "engine/store/store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace stepd::engine {
+
+// Where tasks go. The engine calls dispatch() once the task's scheduling is durable (and again
+// for every open task after a restart: delivery is at least once); the transport reports back
+// with Engine::complete_task. cancel() says the engine no longer waits for a token.
+class TaskTransport {
+ public:
+  virtual ~TaskTransport() = default;
+  virtual void dispatch(const TaskDispatch& task) = 0;
+  virtual void cancel(const std::string& token) { (void)token; }
+};
+
+struct EngineOptions {
+  std::string region = "local";
+  std::string account = "000000000000";
+  std::string node_id = "node-1";
+  int partitions = 16;            // executions are spread over this many partitions
+  Micros lease_ttl = 10'000'000;  // a node's partition lease lasts this long unless renewed
+  int max_batch = 512;            // most execution steps in one commit
+  CoreOptions core;
+  asl::LoadOptions load;          // resources the engine can serve, strictness
+  // The clock. Tests inject a fake one and call Engine::fire_due_timers themselves.
+  std::function<Micros()> clock;
+  bool timer_thread = true;       // false: timers fire only through fire_due_timers()
+};
+
+struct CreateMachineRequest {
+  std::string name;
+  std::string definition;
+  std::string type = "STANDARD";
+  std::string role_arn;
+  std::string tags_json = "[]";
+};
+
+struct StartRequest {
+  std::string machine_arn;
+  std::string name;          // empty: a generated UUID
+  std::string input = "{}";  // JSON text
+  std::string trace_header;
+};
+
+// An error with the AWS error name the API adapters answer with (e.g.
+// "StateMachineDoesNotExist", "ExecutionAlreadyExists", "InvalidDefinition").
+struct ApiError {
+  std::string type;
+  std::string message;
+  std::vector<asl::Diagnostic> diagnostics;  // InvalidDefinition: every problem
+};
+
+template <typename T>
+using ApiResult = std::variant<T, ApiError>;
+
+class Engine {
+ public:
+  Engine(std::unique_ptr<Store> store, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Migrates the store, takes partition leases, restores open executions, starts the threads.
+  Status start();
+  // Stops the threads after the work in hand is committed; releases the leases.
+  void shutdown();
+
+  void set_task_transport(TaskTransport* transport);
+
+  // --- State machines -----------------------------------------------------------------------
+  ApiResult<StateMachineRecord> create_state_machine(const CreateMachineRequest& request);
+  ApiResult<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                     const std::optional<std::string>& definition,
+                                                     const std::optional<std::string>& role_arn);
+  ApiResult<StateMachineRecord> describe_state_machine(const std::string& arn);
+  ApiResult<Page<StateMachineRecord>> list_state_machines(const PageRequest& page);
+  ApiResult<bool> delete_state_machine(const std::string& arn);
+
+  // --- Executions ---------------------------------------------------------------------------
+  // AWS: the same name and input while it runs returns the same execution; another input, or a
+  // finished execution of that name, is ExecutionAlreadyExists.
+  ApiResult<ExecutionRecord> start_execution(const StartRequest& request);
+  // Starts and waits until the execution ends (or `timeout` passes: the record then says
+  // RUNNING).
+  ApiResult<ExecutionRecord> start_sync_execution(const StartRequest& request,
+                                                  std::chrono::milliseconds timeout);
+  ApiResult<ExecutionRecord> describe_execution(const std::string& arn);
+  ApiResult<Page<ExecutionRecord>> list_executions(const ExecutionFilter& filter,
+                                                   const PageRequest& page);
+  ApiResult<Page<HistoryEvent>> get_history(const std::string& arn, const PageRequest& page,
+                                            bool reverse);
+  ApiResult<ExecutionRecord> stop_execution(const std::string& arn, const std::string& error,
+                                            const std::string& cause);
+  // Waits until the execution ends or `timeout` passes; returns its record.
+  ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout);
+
+  // --- Tasks --------------------------------------------------------------------------------
+  // Reports a task's outcome. TaskDoesNotExist for unknown or completed tokens. Returns once
+  // the outcome is durable.
+  ApiResult<bool> complete_task(const std::string& token, asl::Outcome outcome);
+  ApiResult<bool> heartbeat_task(const std::string& token);
+
+  // Fires every timer due at or before the clock's now (the timer thread does this by itself).
+  void fire_due_timers();
+
+  // Counters for tests and metrics.
+  struct Stats {
+    long long commits = 0;
+    long long steps = 0;            // execution writes committed
+    long long transitions = 0;      // states entered
+    long long open_executions = 0;  // in memory
+  };
+  Stats stats() const;
+
+  Store& store();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stepd::engine
