@@ -1,0 +1,304 @@
+#include "engine/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace stepd::engine {
+namespace {
+
+using asl::Json;
+using namespace std::chrono_literals;
+
+// A clock the test moves by hand.
+struct FakeClock {
+  std::atomic<Micros> now{1'700'000'000'000'000};
+  std::function<Micros()> fn() {
+    return [this] { return now.load(); };
+  }
+};
+
+// Serves tasks in-process on its own thread: each task's result is computed by `handler`.
+class ThreadTransport final : public TaskTransport {
+ public:
+  using Handler = std::function<asl::Outcome(const TaskDispatch&)>;
+  explicit ThreadTransport(Handler handler) : handler_(std::move(handler)) {}
+  ~ThreadTransport() override { join(); }
+  void attach(Engine* engine) { engine_ = engine; }
+  void dispatch(const TaskDispatch& task) override {
+    std::lock_guard lock(mu_);
+    dispatched_.push_back(task);
+    if (!handler_) return;
+    threads_.emplace_back([this, task] { engine_->complete_task(task.token, handler_(task)); });
+  }
+  std::vector<TaskDispatch> dispatched() {
+    std::lock_guard lock(mu_);
+    return dispatched_;
+  }
+  void join() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+ private:
+  Handler handler_;
+  Engine* engine_ = nullptr;
+  std::mutex mu_;
+  std::vector<TaskDispatch> dispatched_;
+  std::vector<std::thread> threads_;
+};
+
+// The same suite runs on every store: "sqlite" (a temp file) and "postgres" (a schema of its
+// own on the server STEPD_TEST_PG_URL names; skipped when it is not set).
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '_');
+    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
+    if (GetParam() == "postgres") {
+      const char* base = std::getenv("STEPD_TEST_PG_URL");
+      if (base == nullptr || *base == '\0') {
+        GTEST_SKIP() << "STEPD_TEST_PG_URL is not set: start a server with scripts/postgres.sh";
+      }
+      const std::string sep = std::string(base).find('?') == std::string::npos ? "?" : "&";
+      url_ = std::string(base) + sep + "schema=engine_" + tag;
+    } else {
+      path_ = std::filesystem::temp_directory_path() / ("stepd-engine-test-" + tag + ".db");
+      std::filesystem::remove(path_);
+      url_ = "sqlite:" + path_.string();
+    }
+  }
+  void TearDown() override {
+    engine_.reset();
+    if (!path_.empty()) {
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::filesystem::remove(path_.string() + suffix);
+      }
+    }
+  }
+  void open_engine() {
+    auto store = open_store(url_);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    EngineOptions options;
+    options.clock = clock_.fn();
+    options.timer_thread = false;
+    engine_ = std::make_unique<Engine>(std::move(*store), options);
+    Status s = engine_->start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  std::string create(const std::string& name, const std::string& definition) {
+    auto r = engine_->create_state_machine({name, definition, "STANDARD", "", "[]"});
+    if (auto* e = std::get_if<ApiError>(&r)) {
+      ADD_FAILURE() << e->type << ": " << e->message;
+      return "";
+    }
+    return std::get<StateMachineRecord>(r).arn;
+  }
+  ExecutionRecord start(const std::string& machine, const std::string& name,
+                        const std::string& input) {
+    auto r = engine_->start_execution({machine, name, input, ""});
+    if (auto* e = std::get_if<ApiError>(&r)) {
+      ADD_FAILURE() << e->type << ": " << e->message;
+      return {};
+    }
+    return std::get<ExecutionRecord>(r);
+  }
+  ExecutionRecord wait(const std::string& arn) {
+    auto r = engine_->wait_for(arn, 5s);
+    EXPECT_TRUE(std::holds_alternative<ExecutionRecord>(r));
+    return std::get<ExecutionRecord>(r);
+  }
+  std::vector<HistoryEvent> history(const std::string& arn) {
+    std::vector<HistoryEvent> all;
+    PageRequest page;
+    page.max_results = 1000;
+    for (;;) {
+      auto r = engine_->get_history(arn, page, false);
+      auto& p = std::get<Page<HistoryEvent>>(r);
+      all.insert(all.end(), p.items.begin(), p.items.end());
+      if (p.next_token.empty()) return all;
+      page.next_token = p.next_token;
+    }
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+  std::string url_;
+  FakeClock clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+constexpr char kChain[] = R"({"StartAt":"A","States":{
+  "A":{"Type":"Pass","Result":1,"ResultPath":"$.a","Next":"B"},
+  "B":{"Type":"Pass","Result":2,"ResultPath":"$.b","End":true}}})";
+
+TEST_P(EngineTest, RunsAnExecutionDurablyWithContiguousHistory) {
+  open_engine();
+  std::string m = create("Chain", kChain);
+  ExecutionRecord e = start(m, "run-1", R"({"x":0})");
+  EXPECT_EQ(e.arn, "arn:aws:states:local:000000000000:execution:Chain:run-1");
+  ExecutionRecord done = wait(e.arn);
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  ASSERT_TRUE(done.output.has_value());
+  EXPECT_EQ(Json::parse(*done.output), Json::parse(R"({"x":0,"a":1,"b":2})"));
+  auto events = history(e.arn);
+  ASSERT_EQ(events.size(), 6u);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].id, (long long)i + 1);
+  EXPECT_EQ(events.front().type, "ExecutionStarted");
+  EXPECT_EQ(events.back().type, "ExecutionSucceeded");
+}
+
+TEST_P(EngineTest, StartingAgainIsIdempotentOnlyForTheSameInputWhileRunning) {
+  open_engine();
+  std::string m = create("Waits", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}})");
+  ExecutionRecord a = start(m, "same", R"({"k":1})");
+  ExecutionRecord b = start(m, "same", R"({"k":1})");
+  EXPECT_EQ(a.arn, b.arn);
+  EXPECT_EQ(a.start, b.start);
+  auto c = engine_->start_execution({m, "same", R"({"k":2})", ""});
+  ASSERT_TRUE(std::holds_alternative<ApiError>(c));
+  EXPECT_EQ(std::get<ApiError>(c).type, "ExecutionAlreadyExists");
+}
+
+TEST_P(EngineTest, WaitStateFiresOnTheDurableTimer) {
+  open_engine();
+  std::string m = create("W", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"End":true}}})");
+  ExecutionRecord e = start(m, "w1", R"({"v":1})");
+  engine_->fire_due_timers();
+  auto still = engine_->wait_for(e.arn, 100ms);
+  EXPECT_EQ(std::get<ExecutionRecord>(still).status, "RUNNING");
+  clock_.now += 30'000'000;
+  engine_->fire_due_timers();
+  EXPECT_EQ(wait(e.arn).status, "SUCCEEDED");
+}
+
+TEST_P(EngineTest, TasksGoToTheTransportAndComeBack) {
+  ThreadTransport transport([](const TaskDispatch& t) -> asl::Outcome {
+    return Json{{"doubled", t.payload["n"].get<int>() * 2}};
+  });
+  open_engine();
+  transport.attach(engine_.get());
+  engine_->set_task_transport(&transport);
+  std::string m = create("T", R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:lambda:us-east-1:123456789012:function:double","ResultPath":"$.r","End":true}}})");
+  ExecutionRecord e = start(m, "t1", R"({"n":21})");
+  ExecutionRecord done = wait(e.arn);
+  transport.join();
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json::parse(R"({"n":21,"r":{"doubled":42}})"));
+  ASSERT_EQ(transport.dispatched().size(), 1u);
+  auto again = engine_->complete_task(transport.dispatched()[0].token, Json(1));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(again));
+  EXPECT_EQ(std::get<ApiError>(again).type, "TaskDoesNotExist");
+}
+
+TEST_P(EngineTest, AnExecutionSurvivesARestartAndItsTaskIsOfferedAgain) {
+  const std::string def = R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Next":"W"},
+    "W":{"Type":"Wait","Seconds":5,"End":true}}})";
+  std::string arn;
+  std::string first_token;
+  {
+    ThreadTransport silent(nullptr);
+    open_engine();
+    engine_->set_task_transport(&silent);
+    std::string m = create("Durable", def);
+    arn = start(m, "d1", R"({"keep":"me"})").arn;
+    for (int i = 0; i < 100 && silent.dispatched().empty(); ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(silent.dispatched().size(), 1u);
+    first_token = silent.dispatched()[0].token;
+    engine_.reset();  // the node goes away with the task outstanding
+  }
+  ThreadTransport transport([](const TaskDispatch&) -> asl::Outcome { return Json("done"); });
+  open_engine();
+  transport.attach(engine_.get());
+  engine_->set_task_transport(&transport);
+  for (int i = 0; i < 100 && transport.dispatched().empty(); ++i) std::this_thread::sleep_for(10ms);
+  transport.join();
+  ASSERT_EQ(transport.dispatched().size(), 1u);
+  EXPECT_EQ(transport.dispatched()[0].token, first_token);  // the same task, offered again
+  clock_.now += 5'000'000;
+  for (int i = 0; i < 100; ++i) {
+    engine_->fire_due_timers();
+    auto r = engine_->wait_for(arn, 20ms);
+    if (std::get<ExecutionRecord>(r).status != "RUNNING") break;
+  }
+  ExecutionRecord done = wait(arn);
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json("done"));
+  auto events = history(arn);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].id, (long long)i + 1);
+}
+
+TEST_P(EngineTest, StopAbortsAndInvalidatesTokens) {
+  ThreadTransport silent(nullptr);
+  open_engine();
+  engine_->set_task_transport(&silent);
+  std::string m = create("S", R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}})");
+  ExecutionRecord e = start(m, "s1", "{}");
+  for (int i = 0; i < 100 && silent.dispatched().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(silent.dispatched().size(), 1u);
+  auto stopped = engine_->stop_execution(e.arn, "Halt", "by test");
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(stopped));
+  ExecutionRecord after = wait(e.arn);
+  EXPECT_EQ(after.status, "ABORTED");
+  EXPECT_EQ(after.error, "Halt");
+  EXPECT_EQ(after.cause, "by test");
+  auto late = engine_->complete_task(silent.dispatched()[0].token, Json(1));
+  EXPECT_EQ(std::get<ApiError>(late).type, "TaskDoesNotExist");
+}
+
+TEST_P(EngineTest, RejectsBadRequestsWithAwsErrorNames) {
+  open_engine();
+  auto bad = engine_->create_state_machine({"Bad", R"({"StartAt":"X","States":{}})", "STANDARD", "", "[]"});
+  ASSERT_TRUE(std::holds_alternative<ApiError>(bad));
+  EXPECT_EQ(std::get<ApiError>(bad).type, "InvalidDefinition");
+  EXPECT_FALSE(std::get<ApiError>(bad).diagnostics.empty());
+  auto name = engine_->create_state_machine({"has space", kChain, "STANDARD", "", "[]"});
+  EXPECT_EQ(std::get<ApiError>(name).type, "InvalidName");
+  std::string m = create("Chain", kChain);
+  auto twice = engine_->create_state_machine({"Chain", kChain, "STANDARD", "", "[]"});
+  EXPECT_EQ(std::get<StateMachineRecord>(twice).arn, m);  // the same machine again is fine
+  auto clash = engine_->create_state_machine(
+      {"Chain", R"({"StartAt":"A","States":{"A":{"Type":"Succeed"}}})", "STANDARD", "", "[]"});
+  EXPECT_EQ(std::get<ApiError>(clash).type, "StateMachineAlreadyExists");
+  auto missing = engine_->start_execution({m + "x", "", "{}", ""});
+  EXPECT_EQ(std::get<ApiError>(missing).type, "StateMachineDoesNotExist");
+  auto input = engine_->start_execution({m, "", "{not json", ""});
+  EXPECT_EQ(std::get<ApiError>(input).type, "InvalidExecutionInput");
+  auto nothing = engine_->describe_execution(m + ":nope");
+  EXPECT_EQ(std::get<ApiError>(nothing).type, "ExecutionDoesNotExist");
+}
+
+TEST_P(EngineTest, UpdatedMachinesKeepRunningExecutionsOnTheirRevision) {
+  open_engine();
+  std::string m = create("Rev", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":10,"Next":"P"},
+    "P":{"Type":"Pass","Result":"old","End":true}}})");
+  ExecutionRecord e = start(m, "r1", "{}");
+  auto updated = engine_->update_state_machine(
+      m, std::string(R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":"new","End":true}}})"),
+      std::nullopt);
+  EXPECT_EQ(std::get<StateMachineRecord>(updated).revision_id, "2");
+  clock_.now += 10'000'000;
+  engine_->fire_due_timers();
+  EXPECT_EQ(Json::parse(*wait(e.arn).output), Json("old"));
+  ExecutionRecord fresh = start(m, "r2", "{}");
+  EXPECT_EQ(Json::parse(*wait(fresh.arn).output), Json("new"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace stepd::engine
