@@ -187,6 +187,7 @@ enum class Q : int {
   RenewLeases,
   TakeLeases,
   LeasesOf,
+  AllLeases,
   ReleaseLeases,
   CheckFences,
   CreateExecutions,
@@ -321,6 +322,8 @@ const std::vector<StatementDef>& statements() {
        "SELECT partition, node, epoch, expires FROM partitions WHERE node = $1 "
        "ORDER BY partition",
        {kText}},
+      {Q::AllLeases, "SELECT partition, node, epoch, expires FROM partitions ORDER BY partition",
+       {}},
       {Q::ReleaseLeases, "UPDATE partitions SET node = '' WHERE node = $1", {kText}},
       // Commit. Fences lock the lease rows they check until the transaction ends.
       {Q::CheckFences,
@@ -1086,6 +1089,7 @@ class PostgresStore final : public Store {
                                                          int max_partitions, Micros now,
                                                          Micros ttl) override;
   Status release_partitions(const std::string& node) override;
+  Result<std::vector<PartitionLease>> list_partitions() override;
 
  private:
   // Runs the calls as one transaction. Returns the results, or the Failure (statement errors;
@@ -1924,6 +1928,19 @@ Status PostgresStore::release_partitions(const std::string& node) {
   auto res = run_simple("release_partitions", calls, false);
   if (!res.ok()) return res.error();
   return {};
+}
+
+Result<std::vector<PartitionLease>> PostgresStore::list_partitions() {
+  std::vector<Call> calls;
+  calls.emplace_back(Q::AllLeases);
+  auto res = run_simple("list_partitions", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  std::vector<PartitionLease> out;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    out.push_back(PartitionLease{i32(r, i, 0), str(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
+  }
+  return out;
 }
 
 }  // namespace

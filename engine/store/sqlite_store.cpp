@@ -289,6 +289,7 @@ constexpr const char* kTakeLease =
 constexpr const char* kLeasesOf =
     "SELECT id, node, epoch, expires FROM "
     "partitions WHERE node = ?1 ORDER BY id";
+constexpr const char* kAllLeases = "SELECT id, node, epoch, expires FROM partitions ORDER BY id";
 constexpr const char* kReleaseLeases = "UPDATE partitions SET node = '' WHERE node = ?1";
 
 // --- Errors -------------------------------------------------------------------------------------
@@ -1522,6 +1523,20 @@ Status SqliteStore::release_partitions(const std::string& node) {
     STEPD_PREPARE(st, c, kReleaseLeases);
     st.bind(1, node);
     return st.run("release partition leases");
+  });
+}
+
+Result<std::vector<PartitionLease>> SqliteStore::list_partitions() {
+  return impl_->read([&](Conn& c) -> Result<std::vector<PartitionLease>> {
+    std::vector<PartitionLease> out;
+    STEPD_PREPARE(st, c, kAllLeases);
+    for (;;) {
+      Result<bool> row = st.step("read partition leases");
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_lease(st));
+    }
+    return out;
   });
 }
 

@@ -92,6 +92,7 @@ class SqliteStore final : public Store {
                                                          int max_partitions, Micros now,
                                                          Micros ttl) override;
   Status release_partitions(const std::string& node) override;
+  Result<std::vector<PartitionLease>> list_partitions() override;
 
   struct Impl;
 

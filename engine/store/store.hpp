@@ -312,6 +312,9 @@ class Store {
   // Gives up every partition `node` holds (graceful shutdown): node becomes "", epoch stays (so
   // the next taker increments it).
   virtual Status release_partitions(const std::string& node) = 0;
+  // Every lease row, by partition (a released one has node ""). Nodes use it to see how many
+  // nodes are alive and so how many partitions each should hold.
+  virtual Result<std::vector<PartitionLease>> list_partitions() = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (or a path ending in .db/.sqlite), "sqlite::memory:",

@@ -157,6 +157,9 @@ class ScratchStore final : public Store {
   Status release_partitions(const std::string& node) override {
     return inner_->release_partitions(node);
   }
+  Result<std::vector<PartitionLease>> list_partitions() override {
+    return inner_->list_partitions();
+  }
 
  private:
   std::unique_ptr<Store> inner_;
