@@ -87,14 +87,28 @@ struct PassState {
   std::optional<Json> result;  // Result (copied as written, never a template)
 };
 
+// Stepd extension: the "Compensate" field of a Task state (docs/saga.md). The action that
+// undoes the task; the engine runs it when the execution fails after the task succeeded. Its "$"
+// is {"Input": <the payload the task was given>, "Output": <the task's result>} and its "$$" the
+// context object of the compensated state (State.Name is the task's name, Task.Token the
+// compensation's own token). Variables ($name) cannot be read: the scope is gone by then.
+struct Compensation {
+  std::string pointer;                       // "/States/Pay/Compensate"
+  std::string resource;                      // Resource ARN, as written (checked like a Task's)
+  std::optional<PayloadTemplate> parameters; // Parameters ("$" as above); absent: "$" itself
+  std::vector<Retrier> retry;                // Retry
+  std::optional<double> timeout_seconds;     // TimeoutSeconds (no default: none)
+  std::optional<double> heartbeat_seconds;   // HeartbeatSeconds (< TimeoutSeconds)
+  std::string comment;                       // Comment
+  bool uses_context = false;                 // Parameters read "$$"
+};
+
 struct TaskState {
   std::string resource;  // Resource ARN, as written
   ValueOrPath<double> timeout_seconds;    // TimeoutSeconds / TimeoutSecondsPath (default 99999999)
   ValueOrPath<double> heartbeat_seconds;  // HeartbeatSeconds / HeartbeatSecondsPath
   std::optional<Json> credentials;        // Credentials (accepted, not used)
-  // Stepd extension: "Compensate": the compensating action run when the execution fails after
-  // this task succeeded. Parsed later by the engine; kept here as written.
-  std::optional<Json> compensate;
+  std::optional<Compensation> compensate;  // Stepd extension: Compensate
 };
 
 struct ChoiceBranch {

@@ -174,6 +174,7 @@ class Compiler {
   void catchers(const Fields& f, std::vector<Catcher>& out, Uses& uses);
 
   void task(const Fields& f, State& s, Uses& uses);
+  void compensate(const Fields& f, TaskState& t);
   void choice(const Fields& f, State& s, Uses& uses);
   void wait(const Fields& f, State& s, Uses& uses);
   void fail(const Fields& f, State& s, Uses& uses);
@@ -446,8 +447,54 @@ void Compiler::task(const Fields& f, State& s, Uses& uses) {
     }
   }
   if (const Json* credentials = f.object("Credentials")) t.credentials = *credentials;
-  // Stepd extension: the compensating action of this task; the engine interprets it.
-  if (const Json* compensate = f.object("Compensate")) t.compensate = *compensate;
+  compensate(f, t);
+}
+
+// Stepd extension (docs/saga.md): the action that undoes the task. Its fields are checked like a
+// Task's: Resource like a Task's Resource, Retry like a Task's Retry, the same time-out rules.
+void Compiler::compensate(const Fields& f, TaskState& t) {
+  const Json* obj = f.object("Compensate");
+  if (obj == nullptr) return;
+  Compensation c;
+  c.pointer = f.at("Compensate");
+  Fields cf(*obj, c.pointer, diags_);
+  if (const std::string* arn = cf.str("Resource")) {
+    c.resource = *arn;
+    resource(cf.at("Resource"), *arn);
+  }
+  Uses uses;
+  c.parameters = payload(cf, "Parameters", "Parameters", uses);
+  if (uses.variables) {
+    diags_.error(cf.at("Parameters"), codes::kInvalidValue,
+                 "a compensation cannot read variables ($name): it runs after the execution "
+                 "failed, when the scopes that assigned them have ended; pass what it needs "
+                 "through the task's input or result ($.Input, $.Output)");
+  }
+  c.uses_context = uses.context;
+  retriers(cf, c.retry);
+  if (auto v = cf.integer("TimeoutSeconds")) {
+    if (*v <= 0) {
+      diags_.error(cf.at("TimeoutSeconds"), codes::kInvalidValue, "must be greater than 0");
+    } else {
+      c.timeout_seconds = static_cast<double>(*v);
+    }
+  }
+  if (auto v = cf.integer("HeartbeatSeconds")) {
+    if (*v <= 0) {
+      diags_.error(cf.at("HeartbeatSeconds"), codes::kInvalidValue, "must be greater than 0");
+    } else if (c.timeout_seconds && static_cast<double>(*v) >= *c.timeout_seconds) {
+      diags_.error(cf.at("HeartbeatSeconds"), codes::kInvalidValue,
+                   "must be less than TimeoutSeconds (" +
+                       std::to_string(static_cast<long long>(*c.timeout_seconds)) + ")");
+    } else if (!cf.has("TimeoutSeconds") && static_cast<double>(*v) >= kDefaultTaskTimeout) {
+      diags_.error(cf.at("HeartbeatSeconds"), codes::kInvalidValue,
+                   "must be less than the default TimeoutSeconds (99999999)");
+    } else {
+      c.heartbeat_seconds = static_cast<double>(*v);
+    }
+  }
+  if (const std::string* comment = cf.str("Comment")) c.comment = *comment;
+  t.compensate = std::move(c);
 }
 
 void Compiler::choice(const Fields& f, State& s, Uses& uses) {

@@ -257,9 +257,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
       budget = std::atof(argv[++i]);
     } else {
-      std::fprintf(stderr,
-                   "usage: store_bench [--dir DIR] [--normal] "
-                   "[--seconds S] [--profile]\n");
+      std::fprintf(stderr, "usage: store_bench [--dir DIR] [--normal] [--seconds S] [--profile]\n");
       return 2;
     }
   }
@@ -275,10 +273,8 @@ int main(int argc, char** argv) {
   }
   std::printf("SQLite %s, WAL, synchronous=%s, ~%zu-byte rows, %s\n", sqlite3_libversion(),
               full ? "FULL" : "NORMAL", kPayload.size(), base.c_str());
-  std::printf(
-      "(raw and store measured in %d alternating slices, so both see "
-      "the same disk)\n",
-      kSlices);
+  std::printf("(raw and store measured in %d alternating slices, so both see the same disk)\n",
+              kSlices);
   std::printf("%-58s %9s %10s %6s %7s %9s\n", "case", "rows/s", "raw rows/s", "ratio", "B/row",
               "raw B/row");
   constexpr int kLifetime = 20;

@@ -31,6 +31,19 @@ Micros seconds_to_micros(double s) { return static_cast<Micros>(std::llround(s *
 
 constexpr char kExecutionTimeoutTimer[] = "execution-timeout";
 constexpr char kItemsSuffix[] = "#items";
+// Saga extension (docs/saga.md), kept in map-result rows so each entry is written once:
+//  "<frame>#saga", index n: entry n of the frame's saga log;
+//  "<frame>#branches", index i: the saga log of child i of the frame's Parallel or Map state;
+//  "#compensation", index n: step n of the compensation plan, once compensating has started.
+constexpr char kSagaSuffix[] = "#saga";
+constexpr char kBranchesSuffix[] = "#branches";
+constexpr char kCompensationRows[] = "#compensation";
+
+bool strip_suffix(const std::string& id, std::string_view suffix, std::string* base) {
+  if (!id.ends_with(suffix)) return false;
+  *base = id.substr(0, id.size() - suffix.size());
+  return true;
+}
 
 // How a waiting frame waits.
 enum class Waiting { None, Task, Timer, Retry, Children };
@@ -71,6 +84,19 @@ struct ChildGroup {
   Json child_input;                    // Parallel: every branch's input; Map: ItemSelector's "$"
 };
 
+// Saga extension: the compensations running after the execution failed (or timed out).
+struct CompensationPhase {
+  bool active = false;
+  std::string status;      // how the execution ends afterwards: FAILED or TIMED_OUT
+  std::string event_type;  // ExecutionFailed or ExecutionTimedOut
+  StatesError error;       // the original error, which the execution ends with
+  std::vector<Json> plan;  // {"state", "branch"?, "input", "output"}, in the order they run
+  std::size_t cursor = 0;  // the compensation running now (or next)
+  long long succeeded = 0;
+  long long failed = 0;
+  Json outcomes = Json::array();  // the execution row's compensation column
+};
+
 }  // namespace
 
 // One running scope: the root machine, a Parallel branch or a Map iteration.
@@ -105,7 +131,17 @@ struct Frame {
   double heartbeat_seconds = 0;
   TaskDispatch task;        // Task: what was dispatched (re-offered after restore)
   ChildGroup group;
+  // Which Parallel/Map run of this frame the current group is, and (for a child) which run of
+  // its parent it belongs to: a child that finished for an earlier run is not counted in a later.
+  long long group_seq = 0;
+  long long parent_group_seq = 0;
   bool items_stored = false;
+  // Saga log: {"state", "input", "output"} per Task with Compensate that succeeded in this scope,
+  // and {"state", "branches": [{"index", "log"}]} per Parallel or Map state whose children
+  // logged something, in order of completion.
+  std::vector<Json> saga;
+  std::map<long long, Json> branch_logs;  // logs of the current group's ended children
+  bool compensating = false;              // root only: the compensation phase runs
 };
 
 class ExecutionCore::Impl {
@@ -182,7 +218,12 @@ class ExecutionCore::Impl {
       it->second->group.items = Json::parse(rec->data);
       it->second->items_stored = true;
     }
+    if (record_.compensation) {
+      comp_.outcomes = Json::parse(*record_.compensation, nullptr, false);
+      if (!comp_.outcomes.is_array()) comp_.outcomes = Json::array();
+    }
     for (const MapResultRecord& r : results) {
+      if (restore_saga_row(r)) continue;
       auto it = frames_.find(r.frame_id);
       if (it == frames_.end()) continue;
       ChildGroup& g = it->second->group;
@@ -198,8 +239,20 @@ class ExecutionCore::Impl {
     if (it == by_token_.end()) return false;
     now_ = now;
     Frame& f = *it->second;
+    if (f.compensating) {
+      compensation_done(f, std::move(outcome));
+      return true;
+    }
+    std::optional<Json> saga_entry = saga_entry_of(f, outcome);
     finish_task(f, outcome, /*timed_out=*/false);
-    handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
+    Effect effect = asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f));
+    // Logged only when the result completed the state: a ResultSelector or ResultPath failure
+    // (retried, caught or not) leaves the task as not done.
+    if (saga_entry) {
+      const auto* t = std::get_if<asl::Transition>(&effect);
+      if (t != nullptr && t->caught == nullptr) append_saga(f, std::move(*saga_entry));
+    }
+    handle(f, std::move(effect));
     run();
     return true;
   }
@@ -210,9 +263,10 @@ class ExecutionCore::Impl {
       if (exec_timeout_due_ == 0 || finished_) return false;
       exec_timeout_due_ = 0;
       delete_timer_row(kExecutionTimeoutTimer);
-      end_execution("TIMED_OUT", "ExecutionTimedOut", std::nullopt,
-                    StatesError{std::string(asl::errors::kTimeout),
-                                "The execution timed out"});
+      StatesError timeout{std::string(asl::errors::kTimeout), "The execution timed out"};
+      if (!begin_compensation("TIMED_OUT", "ExecutionTimedOut", timeout)) {
+        end_execution("TIMED_OUT", "ExecutionTimedOut", std::nullopt, std::move(timeout));
+      }
       return true;
     }
     auto it = by_timer_.find(timer_id);
@@ -232,13 +286,20 @@ class ExecutionCore::Impl {
       dirty(f);
       Json output = std::move(f.then_output);
       handle(f, asl::Transition{f.state->common.next, std::move(output), nullptr});
+    } else if (f.waiting == Waiting::Retry && f.compensating) {
+      f.timer_id.clear();
+      f.waiting = Waiting::None;
+      ++f.retry_count;
+      dirty(f);
+      next_compensation(f);
+      return true;
     } else if (f.waiting == Waiting::Retry) {
       f.timer_id.clear();
       f.waiting = Waiting::None;
       ++f.retry_count;
       dirty(f);
       Json input = std::move(f.input);
-      handle(f, asl::enter_state(*f.state, std::move(input), ctx(f)));
+      handle(f, enter_effect(f, *f.state, std::move(input)));
     } else {
       return false;
     }
@@ -331,6 +392,7 @@ class ExecutionCore::Impl {
     Json input;                    // Enter: the input; ChildDone: the output
     std::optional<StatesError> error;  // ChildDone: the child failed
     long long index = 0;
+    long long group_seq = 0;  // ChildDone: the parent's run the child belonged to
   };
 
   void enqueue_enter(Frame& f, const State& s, Json input) {
@@ -344,9 +406,11 @@ class ExecutionCore::Impl {
       auto it = frames_.find(w.frame_id);
       if (it == frames_.end()) continue;  // aborted meanwhile
       Frame& f = *it->second;
+      if (f.compensating) continue;       // the run it belonged to has failed
       if (w.kind == Work::Kind::Enter) {
         enter(f, *w.state, std::move(w.input));
       } else {
+        if (w.group_seq != f.group_seq || f.waiting != Waiting::Children) continue;  // stale
         child_done(f, w.index, std::move(w.input), std::move(w.error));
       }
     }
@@ -381,7 +445,7 @@ class ExecutionCore::Impl {
                                  d["inputDetails"] = {{"truncated", false}};
                                });
     dirty(f);
-    handle(f, asl::enter_state(s, std::move(input), ctx(f)));
+    handle(f, enter_effect(f, s, std::move(input)));
   }
 
   // Performs effects for frame f until it waits, moves to another frame, or ends.
@@ -416,7 +480,7 @@ class ExecutionCore::Impl {
                                      d["inputDetails"] = {{"truncated", false}};
                                    });
         dirty(f);
-        effect = asl::enter_state(*next, std::move(output), ctx(f));
+        effect = enter_effect(f, *next, std::move(output));
         continue;
       }
       if (auto* fail = std::get_if<asl::Failure>(&effect)) {
@@ -472,10 +536,20 @@ class ExecutionCore::Impl {
 
   // --- Tasks --------------------------------------------------------------------------------
 
+  // Enters (or re-enters, for a retry) state s of frame f. A Task's token exists before its
+  // Parameters are evaluated, so they can hand $$.Task.Token on (.waitForTaskToken).
+  Effect enter_effect(Frame& f, const State& s, Json input) {
+    const bool task = s.type == StateType::Task;
+    if (task) f.token = tokens_();
+    Effect e = asl::enter_state(s, std::move(input), ctx(f));
+    if (task && !std::holds_alternative<asl::RunTask>(e)) f.token.clear();
+    return e;
+  }
+
   void schedule_task(Frame& f, asl::RunTask task) {
     f.waiting = Waiting::Task;
     f.input = std::move(task.state_input);
-    f.token = tokens_();
+    if (f.token.empty()) f.token = tokens_();
     ServiceResource names = service_resource(task.resource);
     ResourceKind kind = classify_resource(task.resource);
     std::string payload_text = asl::dump_compact(task.payload);
@@ -513,32 +587,42 @@ class ExecutionCore::Impl {
         d["resource"] = names.resource;
       });
     }
+    issue_task(f, f.state->name, task.resource, std::move(task.payload), std::move(payload_text),
+               task.timeout_seconds, task.heartbeat_seconds);
+  }
+
+  // Hands out the task f.token names: its row, its time-out and heartbeat timers, its dispatch.
+  // f waits for it.
+  void issue_task(Frame& f, const std::string& state_name, const std::string& resource,
+                  Json payload, std::string payload_text, std::optional<double> timeout_seconds,
+                  std::optional<double> heartbeat_seconds) {
+    f.waiting = Waiting::Task;
     TaskRecord rec;
     rec.token = f.token;
     rec.execution_arn = record_.arn;
     rec.frame_id = f.id;
-    rec.state_name = f.state->name;
-    rec.resource = task.resource;
-    if (names.resource_type == "activity") rec.activity_arn = task.resource;
-    rec.input = payload_text;
+    rec.state_name = state_name;
+    rec.resource = resource;
+    if (service_resource(resource).resource_type == "activity") rec.activity_arn = resource;
+    rec.input = std::move(payload_text);
     rec.status = "SCHEDULED";
     rec.scheduled = now_;
     rec.partition = record_.partition;
-    if (task.timeout_seconds && *task.timeout_seconds > 0) {
-      rec.timeout_due = now_ + seconds_to_micros(*task.timeout_seconds);
+    if (timeout_seconds && *timeout_seconds > 0) {
+      rec.timeout_due = now_ + seconds_to_micros(*timeout_seconds);
       set_timer(f, *rec.timeout_due);
     }
-    if (task.heartbeat_seconds && *task.heartbeat_seconds > 0) {
-      f.heartbeat_seconds = *task.heartbeat_seconds;
-      f.heartbeat_due = now_ + seconds_to_micros(*task.heartbeat_seconds);
+    if (heartbeat_seconds && *heartbeat_seconds > 0) {
+      f.heartbeat_seconds = *heartbeat_seconds;
+      f.heartbeat_due = now_ + seconds_to_micros(*heartbeat_seconds);
       f.heartbeat_timer_id = next_timer_id();
       by_timer_[f.heartbeat_timer_id] = &f;
       arm_timer(f.heartbeat_timer_id, f.heartbeat_due);
       rec.heartbeat_due = f.heartbeat_due;
     }
     write_.tasks_put.push_back(std::move(rec));
-    f.task = TaskDispatch{f.token, record_.arn, task.resource, std::move(task.payload),
-                          task.timeout_seconds, task.heartbeat_seconds};
+    f.task = TaskDispatch{f.token, record_.arn, resource, std::move(payload), timeout_seconds,
+                          heartbeat_seconds};
     by_token_[f.token] = &f;
     dispatch_.push_back(f.task);
     dirty(f);
@@ -599,6 +683,10 @@ class ExecutionCore::Impl {
 
   void time_out_task(Frame& f, StatesError error) {
     cancelled_.push_back(f.token);
+    if (f.compensating) {
+      compensation_done(f, Outcome{std::move(error)});
+      return;
+    }
     Outcome outcome{error};
     finish_task(f, outcome, /*timed_out=*/true);
     handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
@@ -611,6 +699,7 @@ class ExecutionCore::Impl {
     event(f, "ParallelStateStarted", nullptr);
     f.waiting = Waiting::Children;
     f.input = std::move(run.state_input);
+    ++f.group_seq;
     ChildGroup& g = f.group;
     g = ChildGroup{};
     g.total = static_cast<long long>(par.branches.size());
@@ -626,6 +715,7 @@ class ExecutionCore::Impl {
     event(f, "MapStateStarted", [&](Json& d) { d["length"] = length; });
     f.waiting = Waiting::Children;
     f.input = std::move(run.state_input);
+    ++f.group_seq;
     ChildGroup& g = f.group;
     g = ChildGroup{};
     g.is_map = true;
@@ -669,11 +759,13 @@ class ExecutionCore::Impl {
           d["index"] = i;
         });
         Frame& child = add_frame(child_id(f, i), &f, map.processor.get(), i);
+        child.parent_group_seq = f.group_seq;
         enqueue_enter(child, *map.processor->start, std::move(input));
       } else {
         const auto& par = std::get<asl::ParallelState>(f.state->body);
         const Machine& branch = *par.branches[static_cast<std::size_t>(i)];
         Frame& child = add_frame(child_id(f, i), &f, &branch, i);
+        child.parent_group_seq = f.group_seq;
         enqueue_enter(child, *branch.start, g.child_input);
       }
     }
@@ -759,6 +851,8 @@ class ExecutionCore::Impl {
           d["index"] = child.index;
         });
       }
+      // The tasks an aborted child completed did happen: they stay to be compensated.
+      if (has_log(child)) keep_branch_log(f, child.index, collect_log(child));
       remove_frame(child);
     }
     f.group.active = 0;
@@ -766,6 +860,10 @@ class ExecutionCore::Impl {
 
   void complete_group(Frame& f) {
     ChildGroup& g = f.group;
+    if (std::optional<Json> entry = group_entry(f, /*include_running=*/false)) {
+      append_saga(f, std::move(*entry));
+    }
+    drop_branch_logs(f);
     Outcome outcome;
     if (g.error) {
       event(f, g.is_map ? "MapStateFailed" : "ParallelStateFailed", nullptr);
@@ -785,12 +883,390 @@ class ExecutionCore::Impl {
     handle(f, asl::complete_state(*f.state, std::move(f.input), std::move(outcome), ctx(f)));
   }
 
+  // --- Saga: the log of completed compensable tasks (docs/saga.md) ---------------------------
+
+  // The log entry of a task that produced a result, when its state has Compensate.
+  std::optional<Json> saga_entry_of(const Frame& f, const Outcome& outcome) const {
+    const auto* task = std::get_if<asl::TaskState>(&f.state->body);
+    if (task == nullptr || !task->compensate) return std::nullopt;
+    const Json* result = std::get_if<Json>(&outcome);
+    if (result == nullptr) return std::nullopt;
+    Json entry = Json::object();
+    entry["state"] = f.state->name;
+    entry["input"] = f.task.payload;
+    entry["output"] = *result;
+    return entry;
+  }
+
+  void append_saga(Frame& f, Json entry) {
+    write_.map_results_put.push_back(MapResultRecord{
+        f.id + kSagaSuffix, static_cast<std::int64_t>(f.saga.size()), entry.dump()});
+    f.saga.push_back(std::move(entry));
+  }
+
+  // Records the log of child `index` of f's current group (one row, written once).
+  void keep_branch_log(Frame& f, long long index, Json log) {
+    if (log.empty()) return;
+    write_.map_results_put.push_back(MapResultRecord{f.id + kBranchesSuffix, index, log.dump()});
+    f.branch_logs[index] = std::move(log);
+  }
+
+  void drop_saga(Frame& f) {
+    if (f.saga.empty()) return;
+    delete_results(f.id + kSagaSuffix);
+    f.saga.clear();
+  }
+
+  void drop_branch_logs(Frame& f) {
+    if (f.branch_logs.empty()) return;
+    delete_results(f.id + kBranchesSuffix);
+    f.branch_logs.clear();
+  }
+
+  // f's whole log: its own entries, then the group it waits on (ended children, and with
+  // include_running the logs of children still running, for a scope that is cut short).
+  Json collect_log(const Frame& f) const {
+    Json log = Json::array();
+    for (const Json& e : f.saga) log.push_back(e);
+    if (f.waiting == Waiting::Children) {
+      if (std::optional<Json> group = group_entry(f, /*include_running=*/true)) {
+        log.push_back(std::move(*group));
+      }
+    }
+    return log;
+  }
+
+  // Whether f or a scope below it has logged anything (cheap: no copy).
+  bool has_log(const Frame& f) const {
+    if (!f.saga.empty()) return true;
+    if (f.waiting != Waiting::Children) return false;
+    if (!f.branch_logs.empty()) return true;
+    for (const auto& [id, child] : frames_) {
+      if (child->parent == &f && has_log(*child)) return true;
+    }
+    return false;
+  }
+
+  std::optional<Json> group_entry(const Frame& f, bool include_running) const {
+    if (f.branch_logs.empty() && (!include_running || !has_log(f))) return std::nullopt;
+    std::map<long long, Json> logs = f.branch_logs;
+    if (include_running) {
+      for (const auto& [id, child] : frames_) {
+        if (child->parent != &f) continue;
+        Json log = collect_log(*child);
+        if (!log.empty()) logs[child->index] = std::move(log);
+      }
+    }
+    if (logs.empty()) return std::nullopt;
+    Json branches = Json::array();
+    for (auto& [index, log] : logs) {
+      branches.push_back(Json{{"index", index}, {"log", std::move(log)}});
+    }
+    return Json{{"state", f.state->name}, {"branches", std::move(branches)}};
+  }
+
+  // The log as the compensation plan: newest entry first; a group's branches from the highest
+  // index down, each branch's log newest first. `branch` names where an entry ran ("Fork/1",
+  // "Fork/1/Items/3"); empty at the top level.
+  static void plan_of(const Json& log, const std::string& branch, std::vector<Json>& plan) {
+    for (auto it = log.rbegin(); it != log.rend(); ++it) {
+      const Json& e = *it;
+      if (const auto b = e.find("branches"); b != e.end()) {
+        for (auto child = b->rbegin(); child != b->rend(); ++child) {
+          std::string where = (branch.empty() ? "" : branch + "/") +
+                              e["state"].get<std::string>() + "/" +
+                              std::to_string((*child)["index"].get<long long>());
+          plan_of((*child)["log"], where, plan);
+        }
+        continue;
+      }
+      Json step = Json::object();
+      step["state"] = e["state"];
+      if (!branch.empty()) step["branch"] = branch;
+      step["input"] = e["input"];
+      step["output"] = e["output"];
+      plan.push_back(std::move(step));
+    }
+  }
+
+  // A saga row read back at restore; false when r is no saga row.
+  bool restore_saga_row(const MapResultRecord& r) {
+    std::string base;
+    if (r.frame_id == kCompensationRows) {
+      const auto i = static_cast<std::size_t>(r.index);
+      if (i >= comp_.plan.size()) comp_.plan.resize(i + 1);
+      comp_.plan[i] = Json::parse(r.output);
+      return true;
+    }
+    if (strip_suffix(r.frame_id, kSagaSuffix, &base)) {
+      auto it = frames_.find(base);
+      if (it != frames_.end()) {
+        std::vector<Json>& saga = it->second->saga;
+        const auto i = static_cast<std::size_t>(r.index);
+        if (i >= saga.size()) saga.resize(i + 1);
+        saga[i] = Json::parse(r.output);
+      }
+      return true;
+    }
+    if (strip_suffix(r.frame_id, kBranchesSuffix, &base)) {
+      auto it = frames_.find(base);
+      if (it != frames_.end()) it->second->branch_logs[r.index] = Json::parse(r.output);
+      return true;
+    }
+    return false;
+  }
+
+  // --- Saga: the compensation phase ------------------------------------------------------------
+
+  // The execution is about to end with `status`: when anything is logged, compensates first.
+  // Every running scope stops (their logs are kept); the plan is written once; the compensations
+  // then run one at a time. False (nothing changed) when there is nothing to compensate.
+  bool begin_compensation(const std::string& status, const std::string& event_type,
+                          const StatesError& error) {
+    auto it = frames_.find("");
+    if (it == frames_.end() || it->second->compensating) return false;
+    Frame& root = *it->second;
+    Json log = collect_log(root);
+    if (log.empty()) return false;
+    std::vector<Json> plan;
+    plan_of(log, "", plan);
+
+    std::vector<Frame*> children;
+    for (auto& [id, c] : frames_) {
+      if (c->parent == &root) children.push_back(c.get());
+    }
+    for (Frame* c : children) remove_frame(*c);
+    if (!root.token.empty()) cancelled_.push_back(root.token);
+    forget_task(root);
+    cancel_timer(root.timer_id);
+    root.timer_id.clear();
+    if (root.group.is_map || root.waiting == Waiting::Children) {
+      delete_results(root.id);
+      if (root.items_stored) deleted_frames_.insert(root.id + kItemsSuffix);
+      root.items_stored = false;
+    }
+    root.group = ChildGroup{};
+    drop_saga(root);
+    drop_branch_logs(root);
+    queue_.clear();
+    if (exec_timeout_due_ != 0) delete_timer_row(kExecutionTimeoutTimer);
+    exec_timeout_due_ = 0;
+
+    comp_ = CompensationPhase{};
+    comp_.active = true;
+    comp_.status = status;
+    comp_.event_type = event_type;
+    comp_.error = error;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      write_.map_results_put.push_back(MapResultRecord{
+          kCompensationRows, static_cast<std::int64_t>(i), plan[i].dump()});
+    }
+    comp_.plan = std::move(plan);
+    set_outcomes();
+
+    root.compensating = true;
+    root.waiting = Waiting::None;
+    root.input = Json();
+    root.then_output = Json();
+    root.retry_attempts.clear();
+    root.retry_count = 0;
+    dirty(root);
+    event(root, "CompensationStarted", [&](Json& d) {
+      if (!error.error.empty()) d["error"] = error.error;
+      if (!error.cause.empty()) d["cause"] = error.cause;
+      d["compensations"] = comp_.plan.size();
+    });
+    next_compensation(root);
+    return true;
+  }
+
+  // Schedules the compensation at the cursor (again, after a retry back-off); when none is left,
+  // ends the execution as begin_compensation was told.
+  void next_compensation(Frame& root) {
+    while (comp_.cursor < comp_.plan.size()) {
+      if (schedule_compensation(root)) return;
+    }
+    const bool failed = comp_.failed > 0;
+    event(root, failed ? "CompensationFailed" : "CompensationSucceeded", [&](Json& d) {
+      d["succeeded"] = comp_.succeeded;
+      d["failed"] = comp_.failed;
+    });
+    StatesError error = comp_.error;
+    end_execution(comp_.status, comp_.event_type, std::nullopt, std::move(error));
+  }
+
+  const asl::Compensation* compensation_of(const Json& step) const {
+    auto it = states_by_name_.find(step.value("state", std::string()));
+    if (it == states_by_name_.end()) return nullptr;
+    const auto* task = std::get_if<asl::TaskState>(&it->second->body);
+    return task != nullptr && task->compensate ? &*task->compensate : nullptr;
+  }
+
+  // Dispatches the compensation at the cursor. False when it failed before it could be sent
+  // (its Parameters failed): then it is recorded as failed and the cursor has moved on.
+  bool schedule_compensation(Frame& root) {
+    const Json& step = comp_.plan[comp_.cursor];
+    const std::string name = step.value("state", std::string());
+    auto fail_early = [&](StatesError error) {
+      event(root, "CompensationTaskFailed", [&](Json& d) {
+        d["name"] = name;
+        if (step.contains("branch")) d["branch"] = step["branch"];
+        if (!error.error.empty()) d["error"] = error.error;
+        if (!error.cause.empty()) d["cause"] = error.cause;
+      });
+      compensation_finished(root, std::move(error), root.retry_count);
+      return false;
+    };
+    const asl::Compensation* comp = compensation_of(step);
+    if (comp == nullptr) {
+      return fail_early(StatesError{std::string(asl::errors::kRuntime),
+                                    "The state '" + name +
+                                        "' has no Compensate field in this revision"});
+    }
+    if (root.retry_count == 0) root.entered_time = now_;
+    root.token = tokens_();
+    Json payload;
+    try {
+      Json dollar = Json::object();
+      dollar["Input"] = step.value("input", Json());
+      dollar["Output"] = step.value("output", Json());
+      if (comp->parameters) {
+        asl::EvalContext e;
+        e.input = &dollar;
+        e.random = random_;
+        Json context;
+        if (comp->uses_context) {
+          asl::StepContext c;
+          c.execution = &info_;
+          c.now = to_time(now_);
+          c.entered_time = to_time(root.entered_time);
+          c.retry_count = root.retry_count;
+          c.task_token = &root.token;
+          context = asl::build_context_object(*states_by_name_.at(name), c);
+          e.context = &context;
+        }
+        payload = comp->parameters->evaluate(e);
+      } else {
+        payload = std::move(dollar);
+      }
+    } catch (const asl::StatesException& ex) {
+      root.token.clear();
+      return fail_early(ex.error());
+    }
+    std::string payload_text = asl::dump_compact(payload);
+    event(root, "CompensationTaskScheduled", [&](Json& d) {
+      d["name"] = name;
+      if (step.contains("branch")) d["branch"] = step["branch"];
+      d["resource"] = comp->resource;
+      d["input"] = payload_text;
+      d["inputDetails"] = {{"truncated", false}};
+      d["attempt"] = root.retry_count + 1;
+      if (comp->timeout_seconds) d["timeoutInSeconds"] = std::llround(*comp->timeout_seconds);
+      if (comp->heartbeat_seconds) {
+        d["heartbeatInSeconds"] = std::llround(*comp->heartbeat_seconds);
+      }
+    });
+    issue_task(root, name, comp->resource, std::move(payload), std::move(payload_text),
+               comp->timeout_seconds, comp->heartbeat_seconds);
+    return true;
+  }
+
+  // The compensation task at the cursor ended (result, error or time-out).
+  void compensation_done(Frame& root, Outcome outcome) {
+    forget_task(root);
+    root.waiting = Waiting::None;
+    dirty(root);
+    const Json& step = comp_.plan[comp_.cursor];
+    if (Json* result = std::get_if<Json>(&outcome)) {
+      event(root, "CompensationTaskSucceeded", [&](Json& d) {
+        d["name"] = step["state"];
+        if (step.contains("branch")) d["branch"] = step["branch"];
+        d["output"] = asl::dump_compact(*result);
+        d["outputDetails"] = {{"truncated", false}};
+      });
+      compensation_finished(root, std::nullopt, root.retry_count + 1);
+    } else {
+      StatesError error = std::move(std::get<StatesError>(outcome));
+      std::optional<Micros> delay = compensation_retry(root, error);
+      event(root, "CompensationTaskFailed", [&](Json& d) {
+        d["name"] = step["state"];
+        if (step.contains("branch")) d["branch"] = step["branch"];
+        if (!error.error.empty()) d["error"] = error.error;
+        if (!error.cause.empty()) d["cause"] = error.cause;
+        if (delay) d["retryInSeconds"] = static_cast<double>(*delay) / 1e6;
+      });
+      if (delay) {
+        root.waiting = Waiting::Retry;
+        set_timer(root, now_ + *delay);
+        return;
+      }
+      compensation_finished(root, std::move(error), root.retry_count + 1);
+    }
+    next_compensation(root);
+  }
+
+  // The back-off before the next attempt, when a retrier of the compensation applies (the same
+  // rules as a state's Retry: the first matching retrier decides; States.Runtime never retries).
+  std::optional<Micros> compensation_retry(Frame& root, const StatesError& error) {
+    const asl::Compensation* comp = compensation_of(comp_.plan[comp_.cursor]);
+    if (comp == nullptr || error.error == asl::errors::kRuntime) return std::nullopt;
+    for (std::size_t i = 0; i < comp->retry.size(); ++i) {
+      const asl::Retrier& r = comp->retry[i];
+      if (!asl::error_matches(r.errors, error.error)) continue;
+      if (root.retry_attempts.size() < comp->retry.size()) {
+        root.retry_attempts.resize(comp->retry.size(), 0);
+      }
+      int& made = root.retry_attempts[i];
+      if (made >= r.max_attempts) return std::nullopt;
+      double seconds = r.interval_seconds * std::pow(r.backoff_rate, made);
+      if (r.max_delay_seconds && seconds > *r.max_delay_seconds) seconds = *r.max_delay_seconds;
+      if (r.jitter == asl::JitterStrategy::Full && random_ != nullptr) {
+        seconds *= random_->next_unit();
+      }
+      seconds = std::clamp(seconds, 0.0, 1e9);
+      ++made;
+      return seconds_to_micros(seconds);
+    }
+    return std::nullopt;
+  }
+
+  // Records the outcome of the compensation at the cursor and moves the cursor on.
+  void compensation_finished(Frame& root, std::optional<StatesError> error, int attempts) {
+    const Json& step = comp_.plan[comp_.cursor];
+    Json outcome = Json::object();
+    outcome["state"] = step["state"];
+    if (step.contains("branch")) outcome["branch"] = step["branch"];
+    outcome["status"] = error ? "FAILED" : "SUCCEEDED";
+    outcome["attempts"] = attempts;
+    if (error) {
+      if (!error->error.empty()) outcome["error"] = error->error;
+      if (!error->cause.empty()) outcome["cause"] = error->cause;
+      ++comp_.failed;
+    } else {
+      ++comp_.succeeded;
+    }
+    comp_.outcomes.push_back(std::move(outcome));
+    set_outcomes();
+    ++comp_.cursor;
+    root.retry_attempts.clear();
+    root.retry_count = 0;
+    dirty(root);
+  }
+
+  void set_outcomes() {
+    std::string text = comp_.outcomes.dump();
+    record_.compensation = text;
+    write_.update.compensation = std::move(text);
+  }
+
   // --- Frames ending ------------------------------------------------------------------------
 
   void frame_done(Frame& f, Json output, std::optional<StatesError> error) {
     if (f.parent == nullptr) {
       if (error) {
-        end_execution("FAILED", "ExecutionFailed", std::nullopt, std::move(*error));
+        if (!begin_compensation("FAILED", "ExecutionFailed", *error)) {
+          end_execution("FAILED", "ExecutionFailed", std::nullopt, std::move(*error));
+        }
       } else {
         end_execution("SUCCEEDED", "ExecutionSucceeded", std::move(output), std::nullopt);
       }
@@ -798,22 +1274,21 @@ class ExecutionCore::Impl {
     }
     Frame& parent = *f.parent;
     const long long index = f.index;
+    const long long group_seq = f.parent_group_seq;
+    // Succeeded or failed, the tasks it completed did happen: its log joins the parent's group.
+    if (has_log(f)) keep_branch_log(parent, index, collect_log(f));
     remove_frame(f);
-    queue_.push_back(
-        Work{Work::Kind::ChildDone, parent.id, nullptr, std::move(output), std::move(error), index});
+    queue_.push_back(Work{Work::Kind::ChildDone, parent.id, nullptr, std::move(output),
+                          std::move(error), index, group_seq});
   }
 
   void end_execution(const std::string& status, const std::string& event_type,
                      std::optional<Json> output, std::optional<StatesError> error) {
     Frame* root = frames_.count("") ? frames_.at("").get() : nullptr;
-    // Every task, timer and frame of the execution goes.
-    std::vector<Frame*> all;
-    for (auto& [id, f] : frames_) all.push_back(f.get());
-    for (Frame* f : all) {
-      if (!f->token.empty()) cancelled_.push_back(f->token);
-    }
+    // Every task, timer and frame of the execution goes (remove_frame cancels each task once).
     if (exec_timeout_due_ != 0) delete_timer_row(kExecutionTimeoutTimer);
     exec_timeout_due_ = 0;
+    if (comp_.active) delete_results(kCompensationRows);
     std::string output_text = output ? asl::dump_compact(*output) : std::string();
     Json details = Json::object();
     if (output) {
@@ -826,7 +1301,10 @@ class ExecutionCore::Impl {
     append_event(root ? root->last_event_id : record_.last_event_id, event_type,
                  std::move(details));
     if (root) remove_frame(*root);
-    for (auto& [id, f] : frames_) deleted_frames_.insert(id);
+    for (auto& [id, f] : frames_) {
+      if (!f->token.empty()) cancelled_.push_back(f->token);
+      deleted_frames_.insert(id);
+    }
     frames_.clear();
     by_token_.clear();
     by_timer_.clear();
@@ -872,6 +1350,8 @@ class ExecutionCore::Impl {
       delete_results(f.id);
       if (f.items_stored) deleted_frames_.insert(f.id + kItemsSuffix);
     }
+    drop_saga(f);
+    drop_branch_logs(f);
     deleted_frames_.insert(f.id);
     dirty_.erase(f.id);
     frames_.erase(f.id);
@@ -951,6 +1431,8 @@ class ExecutionCore::Impl {
     Json d = Json::object();
     d["scope"] = f.scope->pointer;
     d["index"] = f.index;
+    if (f.group_seq != 0) d["group_seq"] = f.group_seq;
+    if (f.parent_group_seq != 0) d["parent_group_seq"] = f.parent_group_seq;
     if (f.state) d["state"] = f.state->name;
     d["waiting"] = waiting_name(f.waiting);
     if (f.waiting != Waiting::None) d["input"] = f.input;
@@ -994,6 +1476,16 @@ class ExecutionCore::Impl {
       d["states_entered"] = states_entered_;
       if (exec_timeout_due_ != 0) d["execution_timeout_due"] = exec_timeout_due_;
     }
+    if (f.compensating) {
+      d["compensation"] = {{"status", comp_.status},
+                           {"event", comp_.event_type},
+                           {"error", comp_.error.error},
+                           {"cause", comp_.error.cause},
+                           {"total", comp_.plan.size()},
+                           {"cursor", comp_.cursor},
+                           {"succeeded", comp_.succeeded},
+                           {"failed", comp_.failed}};
+    }
     return d;
   }
 
@@ -1026,6 +1518,8 @@ class ExecutionCore::Impl {
     if (d.contains("retry_attempts")) f.retry_attempts = d["retry_attempts"].get<std::vector<int>>();
     f.retry_count = d.value("retry_count", 0);
     f.entered_event_id = d.value("entered_event_id", 0LL);
+    f.group_seq = d.value("group_seq", 0LL);
+    f.parent_group_seq = d.value("parent_group_seq", 0LL);
     f.entered_time = d.value("entered_time", Micros{0});
     f.last_event_id = d.value("last_event_id", 0LL);
     if (d.contains("token")) {
@@ -1076,6 +1570,18 @@ class ExecutionCore::Impl {
       timer_seq_ = d.value("timer_seq", 0LL);
       states_entered_ = d.value("states_entered", 0LL);
       exec_timeout_due_ = d.value("execution_timeout_due", Micros{0});
+      if (d.contains("compensation")) {
+        const Json& c = d["compensation"];
+        f.compensating = true;
+        comp_.active = true;
+        comp_.status = c.value("status", std::string("FAILED"));
+        comp_.event_type = c.value("event", std::string("ExecutionFailed"));
+        comp_.error = StatesError{c.value("error", std::string()), c.value("cause", std::string())};
+        comp_.plan.assign(c.value("total", std::size_t{0}), Json());
+        comp_.cursor = c.value("cursor", std::size_t{0});
+        comp_.succeeded = c.value("succeeded", 0LL);
+        comp_.failed = c.value("failed", 0LL);
+      }
     }
     return Status();
   }
@@ -1083,6 +1589,7 @@ class ExecutionCore::Impl {
   void index_scopes(const Machine& m) {
     scopes_[m.pointer] = &m;
     for (const auto& s : m.states) {
+      states_by_name_[s->name] = s.get();
       if (const auto* p = std::get_if<asl::ParallelState>(&s->body)) {
         for (const auto& b : p->branches) index_scopes(*b);
       } else if (const auto* map = std::get_if<asl::MapState>(&s->body)) {
@@ -1118,6 +1625,8 @@ class ExecutionCore::Impl {
 
   std::map<std::string, std::unique_ptr<Frame>> frames_;
   std::unordered_map<std::string, const Machine*> scopes_;
+  std::unordered_map<std::string, const State*> states_by_name_;  // names are machine-wide
+  CompensationPhase comp_;
   std::unordered_map<std::string, Frame*> by_token_;
   std::unordered_map<std::string, Frame*> by_timer_;
   std::set<std::string> dirty_;

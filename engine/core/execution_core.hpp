@@ -11,6 +11,29 @@
 // acts on the effects (transactional outbox). After a crash, restore() from the committed
 // records gives the same core again: timers re-armed and tasks re-offered from the store.
 //
+// Saga compensation (the "Compensate" extension of a Task state; docs/saga.md):
+//  - The log. When a Task with Compensate returns a result that completes the state (not when
+//    ResultSelector or ResultPath then fail it), {"state", "input": the payload it was given,
+//    "output": its result} is appended to its scope's log, one map-result row "<frame>#saga" per
+//    entry. When a Parallel branch or Map iteration ends (succeeded, failed or
+//    aborted) its log is kept by its parent ("<frame>#branches", one row per child), and when the
+//    Parallel or Map state completes, succeeded or failed, the children's logs become one entry
+//    {"state", "branches": [{"index", "log"}]} of the parent's log. A Catch removes nothing.
+//  - The phase. When the execution is about to end FAILED (an unhandled failure) or TIMED_OUT
+//    (execution time-out) and the log is not empty, it compensates first: running scopes stop
+//    (their tasks are cancelled, their logs kept), the plan (the log newest first; a group's
+//    branches highest index first, each newest first) is written once ("#compensation" rows),
+//    and each compensation runs in turn as a task of the root frame: TaskDispatch, task row,
+//    TimeoutSeconds/HeartbeatSeconds timers, its own Retry with back-off timers. One that fails
+//    for good is recorded and the next one runs. Then the execution ends with its status and the
+//    ORIGINAL error and cause. StopExecution (ABORTED) never compensates, and ends a compensation
+//    in progress. The execution time-out no longer applies once compensation has started.
+//  - Visible as history events (CompensationStarted, CompensationTaskScheduled,
+//    CompensationTaskSucceeded, CompensationTaskFailed, CompensationSucceeded or
+//    CompensationFailed) and as ExecutionRecord::compensation, updated as each one finishes.
+//  - Durable: the log rows, the plan rows, the root frame (cursor, retry counters, the original
+//    error) and the execution row are all a restore needs to resume where it was.
+//
 // Threads: not thread-safe; the engine steps one execution on one thread at a time.
 #pragma once
 

@@ -157,6 +157,10 @@ BEGIN
 END
 $fn$;
 )sql",
+    // 2: the saga extension's outcome of each compensation (docs/saga.md).
+    R"sql(
+ALTER TABLE executions ADD COLUMN compensation TEXT;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -218,7 +222,7 @@ struct StatementDef {
 #define STEPD_EXECUTION_COLUMNS                                                                \
   "arn, machine_arn, revision_id, name, type, status, input, output, error, cause, "           \
   "start_time, stop_time, trace_header, redrive_count, redrive_date, last_event_id, version, " \
-  "partition"
+  "partition, compensation"
 #define STEPD_TASK_COLUMNS                                                              \
   "token, execution_arn, frame_id, state_name, resource, activity_arn, input, status, " \
   "worker_name, scheduled, heartbeat_due, timeout_due, partition"
@@ -336,35 +340,37 @@ const std::vector<StatementDef>& statements() {
        {kInt4Array, kTextArray, kInt8Array}},
       {Q::CreateExecutions,
        "WITH ins AS (INSERT INTO executions (" STEPD_EXECUTION_COLUMNS ") "
-       "SELECT a, m, r, n, t, s, i, o, e, c, st, sp, th, rc, rd, le, 1, p FROM unnest("
+       "SELECT a, m, r, n, t, s, i, o, e, c, st, sp, th, rc, rd, le, 1, p, cp FROM unnest("
        "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
        "$8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::text[], "
-       "$14::int4[], $15::int8[], $16::int8[], $17::int4[]) "
-       "AS x(a, m, r, n, t, s, i, o, e, c, st, sp, th, rc, rd, le, p) "
+       "$14::int4[], $15::int8[], $16::int8[], $17::int4[], $18::text[]) "
+       "AS x(a, m, r, n, t, s, i, o, e, c, st, sp, th, rc, rd, le, p, cp) "
        "ON CONFLICT (arn) DO NOTHING RETURNING 1) "
        "SELECT stepd_check((SELECT count(*) FROM ins) = cardinality($1::text[]), "
        "'execution already exists')",
        {kTextArray, kTextArray, kTextArray, kTextArray, kTextArray, kTextArray, kTextArray,
         kTextArray, kTextArray, kTextArray, kInt8Array, kInt8Array, kTextArray, kInt4Array,
-        kInt8Array, kInt8Array, kInt4Array}},
+        kInt8Array, kInt8Array, kInt4Array, kTextArray}},
       {Q::UpdateExecutions,
        "WITH w AS (SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], "
-       "$5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int4[], $11::int8[]) "
+       "$5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int4[], $11::int8[], "
+       "$12::text[]) "
        "AS w(arn, expected, first_event, last_event, status, output, error, cause, stop_time, "
-       "redrive_count, redrive_date)), "
+       "redrive_count, redrive_date, compensation)), "
        "u AS (UPDATE executions e SET version = e.version + 1, "
        "last_event_id = COALESCE(w.last_event, e.last_event_id), "
        "status = COALESCE(w.status, e.status), output = COALESCE(w.output, e.output), "
        "error = COALESCE(w.error, e.error), cause = COALESCE(w.cause, e.cause), "
        "stop_time = COALESCE(w.stop_time, e.stop_time), "
        "redrive_count = COALESCE(w.redrive_count, e.redrive_count), "
-       "redrive_date = COALESCE(w.redrive_date, e.redrive_date) "
+       "redrive_date = COALESCE(w.redrive_date, e.redrive_date), "
+       "compensation = COALESCE(w.compensation, e.compensation) "
        "FROM w WHERE e.arn = w.arn AND e.version = w.expected "
        "AND (w.first_event IS NULL OR w.first_event = e.last_event_id + 1) RETURNING 1) "
        "SELECT stepd_check((SELECT count(*) FROM u) = cardinality($1::text[]), "
        "'execution version or event id check failed')",
        {kTextArray, kInt8Array, kInt8Array, kInt8Array, kTextArray, kTextArray, kTextArray,
-        kTextArray, kInt8Array, kInt4Array, kInt8Array}},
+        kTextArray, kInt8Array, kInt4Array, kInt8Array, kTextArray}},
       {Q::InsertHistory,
        "INSERT INTO history (execution_arn, id, previous_id, ts, type, details) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[], "
@@ -628,6 +634,7 @@ ExecutionRecord execution_from(const PGresult* r, int row) {
   e.last_event_id = i64(r, row, 15);
   e.version = i64(r, row, 16);
   e.partition = i32(r, row, 17);
+  e.compensation = opt_str(r, row, 18);
   return e;
 }
 
@@ -1379,7 +1386,7 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
     ArrayBuilder arn(kText), machine(kText), revision(kText), name(kText), type(kText),
         status(kText), input(kText), output(kText), err(kText), cause(kText), start(kInt8),
         stop(kInt8), trace(kText), redrive_count(kInt4), redrive_date(kInt8), last(kInt8),
-        partition(kInt4);
+        partition(kInt4), compensation(kText);
     for (const ExecutionWrite* w : writes) {
       if (!w->create) continue;
       const ExecutionRecord& e = *w->create;
@@ -1401,12 +1408,13 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
       redrive_date.add(u.redrive_date ? u.redrive_date : e.redrive_date);
       last.add(w->events.empty() ? std::int64_t{0} : w->events.back().id);
       partition.add(e.partition);
+      compensation.add(u.compensation ? u.compensation : e.compensation);
     }
     if (arn.size() > 0) {
       Params& p = calls.emplace_back(Q::CreateExecutions).params;
       for (ArrayBuilder* a :
            {&arn, &machine, &revision, &name, &type, &status, &input, &output, &err, &cause, &start,
-            &stop, &trace, &redrive_count, &redrive_date, &last, &partition}) {
+            &stop, &trace, &redrive_count, &redrive_date, &last, &partition, &compensation}) {
         p.array(std::move(*a));
       }
     }
@@ -1415,7 +1423,7 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
   {
     ArrayBuilder arn(kText), expected(kInt8), first(kInt8), last(kInt8), status(kText),
         output(kText), err(kText), cause(kText), stop(kInt8), redrive_count(kInt4),
-        redrive_date(kInt8);
+        redrive_date(kInt8), compensation(kText);
     for (const ExecutionWrite* w : writes) {
       if (w->create) continue;
       const ExecutionUpdate& u = w->update;
@@ -1435,11 +1443,12 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
       stop.add(u.stop);
       redrive_count.add(u.redrive_count);
       redrive_date.add(u.redrive_date);
+      compensation.add(u.compensation);
     }
     if (arn.size() > 0) {
       Params& p = calls.emplace_back(Q::UpdateExecutions).params;
       for (ArrayBuilder* a : {&arn, &expected, &first, &last, &status, &output, &err, &cause, &stop,
-                              &redrive_count, &redrive_date}) {
+                              &redrive_count, &redrive_date, &compensation}) {
         p.array(std::move(*a));
       }
     }

@@ -26,7 +26,7 @@ namespace {
 // page per execution (measured: ~42 against ~280 pages written per such commit;
 // bench/store_bench.cpp). The status indexes are touched only by updates that set status
 // (kUpdateExecutionStatus).
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE state_machines (
   arn TEXT PRIMARY KEY NOT NULL,
@@ -140,6 +140,10 @@ CREATE TABLE partitions (
   expires INTEGER NOT NULL
 );
 )sql",
+    // 2: the saga extension's outcome of each compensation (docs/saga.md).
+    R"sql(
+ALTER TABLE executions ADD COLUMN compensation TEXT;
+)sql",
 };
 
 // --- Statements ---------------------------------------------------------------------------------
@@ -150,68 +154,58 @@ constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
 constexpr const char* kUserVersion = "PRAGMA user_version";
 
-#define STEPD_MACHINE_COLUMNS                                                 \
-  "arn, name, type, definition, role_arn, revision_id, status, description, " \
-  "tags_json, "                                                               \
+#define STEPD_MACHINE_COLUMNS                                                            \
+  "arn, name, type, definition, role_arn, revision_id, status, description, tags_json, " \
   "logging_json, tracing_json, created, updated"
 constexpr const char* kInsertMachine =
     "INSERT INTO state_machines (" STEPD_MACHINE_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON "
-    "CONFLICT DO NOTHING";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING";
 constexpr const char* kUpdateMachine =
-    "UPDATE state_machines SET name = ?2, type = ?3, definition = ?4, role_arn "
-    "= ?5, "
-    "revision_id = ?6, status = ?7, description = ?8, tags_json = ?9, "
-    "logging_json = ?10, "
-    "tracing_json = ?11, created = ?12, updated = ?13 WHERE arn = ?1";
+    "UPDATE state_machines SET name = ?2, type = ?3, definition = ?4, role_arn = ?5, revision_id = "
+    "?6, status = ?7, description = ?8, tags_json = ?9, logging_json = ?10, tracing_json = ?11, "
+    "created = ?12, updated = ?13 WHERE arn = ?1";
 constexpr const char* kInsertRevision =
-    "INSERT INTO revisions (machine_arn, revision_id, definition, role_arn, "
-    "created) "
-    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+    "INSERT INTO revisions (machine_arn, revision_id, definition, role_arn, created) VALUES (?1, "
+    "?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
 constexpr const char* kGetMachine =
     "SELECT " STEPD_MACHINE_COLUMNS " FROM state_machines WHERE arn = ?1";
-constexpr const char* kListMachines = "SELECT " STEPD_MACHINE_COLUMNS
-                                      " FROM state_machines WHERE (name, arn) > "
-                                      "(?1, ?2) ORDER BY name, arn LIMIT ?3";
+constexpr const char* kListMachines =
+    "SELECT " STEPD_MACHINE_COLUMNS
+    " FROM state_machines WHERE (name, arn) > (?1, ?2) ORDER BY name, arn LIMIT ?3";
 constexpr const char* kGetRevision =
-    "SELECT machine_arn, revision_id, definition, role_arn, created FROM "
-    "revisions "
-    "WHERE machine_arn = ?1 AND revision_id = ?2";
+    "SELECT machine_arn, revision_id, definition, role_arn, created FROM revisions WHERE "
+    "machine_arn = ?1 AND revision_id = ?2";
 constexpr const char* kDeleteMachine = "DELETE FROM state_machines WHERE arn = ?1";
 constexpr const char* kDeleteRevisions = "DELETE FROM revisions WHERE machine_arn = ?1";
 
-#define STEPD_EXECUTION_COLUMNS                                               \
-  "arn, machine_arn, revision_id, name, type, status, input, output, error, " \
-  "cause, "                                                                   \
-  "start_time, stop_time, trace_header, redrive_count, redrive_date, "        \
-  "last_event_id, version, "                                                  \
-  "part"
+#define STEPD_EXECUTION_COLUMNS                                                                  \
+  "arn, machine_arn, revision_id, name, type, status, input, output, error, cause, start_time, " \
+  "stop_time, trace_header, redrive_count, redrive_date, last_event_id, version, part, "         \
+  "compensation"
 constexpr const char* kInsertExecution =
     "INSERT INTO executions (" STEPD_EXECUTION_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-    "?15, ?16, 1, ?17) "
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1, ?17, ?18) "
     "ON CONFLICT DO NOTHING";
 // The execution row a write applies to: located by ARN, then updated by its integer key. ?4
 // (status) appears only in the variant that sets it: the other leaves the status indexes be.
 constexpr const char* kLocateExecution =
     "SELECT eid, version, last_event_id FROM executions WHERE arn = ?1";
-#define STEPD_UPDATE_EXECUTION(status)                                   \
-  "UPDATE executions SET version = ?2, last_event_id = ?3, " status      \
-  "output = coalesce(?5, output), error = coalesce(?6, error), cause = " \
-  "coalesce(?7, cause), "                                                \
-  "stop_time = coalesce(?8, stop_time), redrive_count = coalesce(?9, "   \
-  "redrive_count), "                                                     \
-  "redrive_date = coalesce(?10, redrive_date) WHERE eid = ?1"
+#define STEPD_UPDATE_EXECUTION(status)                                                        \
+  "UPDATE executions SET version = ?2, last_event_id = ?3, " status                           \
+  "output = coalesce(?5, output), error = coalesce(?6, error), cause = coalesce(?7, cause), " \
+  "stop_time = coalesce(?8, stop_time), redrive_count = coalesce(?9, redrive_count), "        \
+  "redrive_date = coalesce(?10, redrive_date), compensation = coalesce(?11, compensation) "   \
+  "WHERE eid = ?1"
 constexpr const char* kUpdateExecution = STEPD_UPDATE_EXECUTION("");
 constexpr const char* kUpdateExecutionStatus = STEPD_UPDATE_EXECUTION("status = ?4, ");
 constexpr const char* kExecutionKey = "SELECT eid FROM executions WHERE arn = ?1";
 constexpr const char* kGetExecution =
     "SELECT " STEPD_EXECUTION_COLUMNS " FROM executions WHERE arn = ?1";
 // Newest first; the page continues after (?1 start, ?2 arn).
-#define STEPD_LIST_EXECUTIONS(filter)        \
-  "SELECT " STEPD_EXECUTION_COLUMNS          \
-  " FROM executions WHERE start_time <= ?1 " \
-  "AND (start_time < ?1 OR arn > ?2)" filter " ORDER BY start_time DESC, arn LIMIT ?5"
+#define STEPD_LIST_EXECUTIONS(filter)                                                \
+  "SELECT " STEPD_EXECUTION_COLUMNS                                                  \
+  " FROM executions WHERE start_time <= ?1 AND (start_time < ?1 OR arn > ?2)" filter \
+  " ORDER BY start_time DESC, arn LIMIT ?5"
 constexpr const char* kListExecutions = STEPD_LIST_EXECUTIONS("");
 constexpr const char* kListExecutionsByMachine = STEPD_LIST_EXECUTIONS(" AND machine_arn = ?3");
 constexpr const char* kListExecutionsByStatus = STEPD_LIST_EXECUTIONS(" AND status = ?4");
@@ -220,54 +214,44 @@ constexpr const char* kListExecutionsByBoth =
 constexpr const char* kOpenExecutions =
     "SELECT arn FROM executions WHERE status = 'RUNNING' ORDER BY arn";
 constexpr const char* kOpenExecutionsOfPartition =
-    "SELECT arn FROM executions WHERE status = 'RUNNING' AND part = ?1 ORDER "
-    "BY arn";
+    "SELECT arn FROM executions WHERE status = 'RUNNING' AND part = ?1 ORDER BY arn";
 
 constexpr const char* kInsertEvent =
-    "INSERT INTO history (eid, id, previous_id, ts, type, details) VALUES (?1, "
-    "?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO history (eid, id, previous_id, ts, type, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr const char* kHistoryForward =
-    "SELECT id, previous_id, ts, type, details FROM history WHERE eid = ?1 AND "
-    "id > ?2 "
-    "ORDER BY id LIMIT ?3";
+    "SELECT id, previous_id, ts, type, details FROM history WHERE eid = ?1 AND id > ?2 ORDER BY id "
+    "LIMIT ?3";
 constexpr const char* kHistoryReverse =
-    "SELECT id, previous_id, ts, type, details FROM history WHERE eid = ?1 AND "
-    "id < ?2 "
-    "ORDER BY id DESC LIMIT ?3";
+    "SELECT id, previous_id, ts, type, details FROM history WHERE eid = ?1 AND id < ?2 ORDER BY id "
+    "DESC LIMIT ?3";
 
 constexpr const char* kPutFrame =
     "INSERT OR REPLACE INTO frames (eid, frame_id, data) VALUES (?1, ?2, ?3)";
 constexpr const char* kDeleteFrame = "DELETE FROM frames WHERE eid = ?1 AND frame_id = ?2";
 constexpr const char* kLoadFrames =
-    "SELECT f.frame_id, f.data FROM executions "
-    "e JOIN frames f ON f.eid = e.eid "
-    "WHERE e.arn = ?1 ORDER BY f.frame_id";
+    "SELECT f.frame_id, f.data FROM executions e JOIN frames f ON f.eid = e.eid WHERE e.arn = ?1 "
+    "ORDER BY f.frame_id";
 constexpr const char* kPutMapResult =
-    "INSERT OR REPLACE INTO map_results (eid, frame_id, idx, output) VALUES "
-    "(?1, ?2, ?3, ?4)";
+    "INSERT OR REPLACE INTO map_results (eid, frame_id, idx, output) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kDeleteMapResults =
     "DELETE FROM map_results WHERE eid = ?1 AND frame_id = ?2";
 constexpr const char* kLoadMapResults =
-    "SELECT m.frame_id, m.idx, m.output FROM executions e JOIN map_results m "
-    "ON m.eid = e.eid "
+    "SELECT m.frame_id, m.idx, m.output FROM executions e JOIN map_results m ON m.eid = e.eid "
     "WHERE e.arn = ?1 ORDER BY m.frame_id, m.idx";
 
 constexpr const char* kPutTimer =
-    "INSERT OR REPLACE INTO timers (execution_arn, timer_id, due, part) VALUES "
-    "(?1, ?2, ?3, ?4)";
+    "INSERT OR REPLACE INTO timers (execution_arn, timer_id, due, part) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kDeleteTimer =
     "DELETE FROM timers WHERE execution_arn = ?1 AND timer_id = ?2";
 constexpr const char* kDueTimers =
-    "SELECT execution_arn, timer_id, due, part FROM timers WHERE due <= ?1 "
-    "ORDER BY due, execution_arn, timer_id LIMIT ?2";
+    "SELECT execution_arn, timer_id, due, part FROM timers WHERE due <= ?1 ORDER BY due, "
+    "execution_arn, timer_id LIMIT ?2";
 constexpr const char* kDueTimersOfPartition =
-    "SELECT execution_arn, timer_id, due, part FROM timers WHERE part = ?3 AND "
-    "due <= ?1 "
-    "ORDER BY due, execution_arn, timer_id LIMIT ?2";
+    "SELECT execution_arn, timer_id, due, part FROM timers WHERE part = ?3 AND due <= ?1 ORDER BY "
+    "due, execution_arn, timer_id LIMIT ?2";
 
-#define STEPD_TASK_COLUMNS                                               \
-  "token, execution_arn, frame_id, state_name, resource, activity_arn, " \
-  "input, status, "                                                      \
+#define STEPD_TASK_COLUMNS                                                              \
+  "token, execution_arn, frame_id, state_name, resource, activity_arn, input, status, " \
   "worker_name, scheduled, heartbeat_due, timeout_due, part"
 constexpr const char* kPutTask =
     "INSERT OR REPLACE INTO tasks (" STEPD_TASK_COLUMNS
@@ -284,11 +268,9 @@ constexpr const char* kLeasesBelow =
 constexpr const char* kInsertLease =
     "INSERT INTO partitions (id, node, epoch, expires) VALUES (?1, ?2, 1, ?3)";
 constexpr const char* kTakeLease =
-    "UPDATE partitions SET node = ?2, epoch = "
-    "epoch + 1, expires = ?3 WHERE id = ?1";
+    "UPDATE partitions SET node = ?2, epoch = epoch + 1, expires = ?3 WHERE id = ?1";
 constexpr const char* kLeasesOf =
-    "SELECT id, node, epoch, expires FROM "
-    "partitions WHERE node = ?1 ORDER BY id";
+    "SELECT id, node, epoch, expires FROM partitions WHERE node = ?1 ORDER BY id";
 constexpr const char* kAllLeases = "SELECT id, node, epoch, expires FROM partitions ORDER BY id";
 constexpr const char* kReleaseLeases = "UPDATE partitions SET node = '' WHERE node = ?1";
 
@@ -664,6 +646,7 @@ ExecutionRecord read_execution(const Stmt& st) {
   e.last_event_id = st.i64(15);
   e.version = st.i64(16);
   e.partition = st.i32(17);
+  e.compensation = st.opt_text(18);
   return e;
 }
 
@@ -1162,6 +1145,7 @@ Status SqliteStore::commit(const CommitBatch& batch, CommitConflict* conflict) {
           st.bind(15, u.redrive_date ? u.redrive_date : e.redrive_date);
           st.bind(16, static_cast<std::int64_t>(w.events.size()));
           st.bind(17, e.partition);
+          st.bind(18, u.compensation ? u.compensation : e.compensation);
           STEPD_TRY(st.run("insert an execution"));
           if (st.changes() == 0) {
             found.stale_executions.push_back(w.execution_arn);
@@ -1210,6 +1194,7 @@ Status SqliteStore::commit(const CommitBatch& batch, CommitConflict* conflict) {
         st.bind(8, u.stop);
         st.bind(9, u.redrive_count);
         st.bind(10, u.redrive_date);
+        st.bind(11, u.compensation);
         STEPD_TRY(st.run("update an execution"));
       }
       STEPD_TRY(impl_->apply_write(c, w, eid, last_event_id + 1));

@@ -46,8 +46,7 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url) {
   if (u.starts_with("sqlite:") || has_sqlite_suffix(u)) return open_sqlite_store(url);
   return Error{ErrorCode::InvalidArgument,
                "unknown store URL \"" + url +
-                   "\": expected sqlite:PATH, PATH.db, sqlite::memory: or "
-                   "postgresql://..."};
+                   "\": expected sqlite:PATH, PATH.db, sqlite::memory: or postgresql://..."};
 }
 
 }  // namespace stepd::engine

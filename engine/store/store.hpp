@@ -8,7 +8,8 @@
 //  - history: the append-only event list of each execution, ids contiguous from 1;
 //  - frames: the execution's current position(s), one row per frame (the root scope, each
 //    running Parallel branch and Map iteration), rewritten only when that frame changes;
-//  - map results: the output of each finished Map iteration, one row each;
+//  - map results: the output of each finished Map iteration, one row each (the saga extension
+//    keeps its log and compensation plan in rows of this table too: docs/saga.md);
 //  - timers: when each Wait, retry back-off and task time-out is due;
 //  - tasks: task tokens handed out and not yet completed.
 //
@@ -104,6 +105,10 @@ struct ExecutionRecord {
   std::int64_t last_event_id = 0;   // id of the newest history event
   std::int64_t version = 0;         // bumped by every commit that touches the execution
   int partition = 0;                // which partition (and so which node) steps it
+  // Saga extension (docs/saga.md): JSON text of the list of compensations run so far, one
+  // {"state", "branch"?, "status", "attempts", "error"?, "cause"?} per finished compensation;
+  // "[]" once compensating has started; unset when the execution never compensated.
+  std::optional<std::string> compensation;
 
   bool operator==(const ExecutionRecord&) const = default;
 };
@@ -169,6 +174,7 @@ struct ExecutionUpdate {
   std::optional<Micros> stop;
   std::optional<int> redrive_count;
   std::optional<Micros> redrive_date;
+  std::optional<std::string> compensation;  // replaces the column (JSON text)
 };
 
 // Everything one step of one execution changes, applied atomically with the rest of its batch.

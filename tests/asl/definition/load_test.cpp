@@ -134,7 +134,9 @@ TEST(Load, TaskStateWithEveryField) {
   EXPECT_FALSE(task.timeout_seconds.path.has_value());
   EXPECT_EQ(task.heartbeat_seconds.value, 10.0);
   EXPECT_EQ(*task.credentials, Json::parse(R"j({"RoleArn": "arn:aws:iam::123456789012:role/x"})j"));
-  EXPECT_EQ(*task.compensate, Json::parse(R"j({"Resource": "arn:aws:states:::lambda:invoke"})j"));
+  ASSERT_TRUE(task.compensate.has_value());
+  EXPECT_EQ(task.compensate->resource, "arn:aws:states:::lambda:invoke");
+  EXPECT_EQ(task.compensate->pointer, "/States/T/Compensate");
   EXPECT_TRUE(t.common.parameters.has_value());
   EXPECT_TRUE(t.common.result_selector.has_value());
 

@@ -312,3 +312,38 @@ TEST_F(ExecutionCoreTest, StopAbortsAndExecutionTimeoutTimesOut) {
 
 }  // namespace
 }  // namespace stepd::engine
+
+namespace stepd::engine {
+namespace {
+
+// A branch that finished for a Parallel run that has already failed must not be counted in the
+// next Parallel run of the same frame.
+TEST_F(ExecutionCoreTest, BranchesOfAFailedRunDoNotLeakIntoTheNextRun) {
+  load(R"({"StartAt":"P1","States":{
+    "P1":{"Type":"Parallel","Branches":[
+      {"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Bad"}}},
+      {"StartAt":"S","States":{"S":{"Type":"Pass","Result":"stale","End":true}}}],
+      "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":null,"Next":"P2"}],"End":true},
+    "P2":{"Type":"Parallel","Branches":[
+      {"StartAt":"X","States":{"X":{"Type":"Pass","Result":"x","End":true}}},
+      {"StartAt":"Y","States":{"Y":{"Type":"Pass","Result":"y","End":true}}}],"End":true}}})");
+  auto core = start("{}");
+  StepOutput out = take(*core);
+  ASSERT_TRUE(out.finished);
+  EXPECT_EQ(out.write.update.status, "SUCCEEDED");
+  EXPECT_EQ(j(*out.write.update.output), j(R"(["x","y"])"));
+}
+
+// The token of a Task exists when its Parameters are evaluated (.waitForTaskToken hands it on).
+TEST_F(ExecutionCoreTest, TaskParametersSeeTheTaskToken) {
+  load(R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+    "Parameters":{"FunctionName":"f","Payload":{"token.$":"$$.Task.Token"}},"End":true}}})");
+  auto core = start("{}");
+  StepOutput out = take(*core);
+  ASSERT_EQ(out.dispatch.size(), 1u);
+  EXPECT_EQ(out.dispatch[0].payload["Payload"]["token"], out.dispatch[0].token);
+}
+
+}  // namespace
+}  // namespace stepd::engine

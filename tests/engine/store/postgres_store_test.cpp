@@ -266,7 +266,7 @@ TEST(PostgresStoreUrl, UnreachableServerIsUnavailable) {
 
 // --- Schema -------------------------------------------------------------------------------------
 
-TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenOne) {
+TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenTwo) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto store = scratch_store();
   ASSERT_NE(store, nullptr);
@@ -276,7 +276,7 @@ TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenOne) {
   ASSERT_OK(store->migrate());
   Result<int> after = store->schema_version();
   ASSERT_OK(after);
-  EXPECT_EQ(*after, 1);
+  EXPECT_EQ(*after, 2);
   Admin admin(server_url());
   EXPECT_EQ(admin.query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
                         "information_schema.tables WHERE table_schema = '" +
@@ -285,7 +285,7 @@ TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenOne) {
             "state_machines,tasks,timers");
   EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',') FROM " + store->schema() +
                         ".schema_version"),
-            "1");
+            "1,2");
 }
 
 TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
@@ -302,9 +302,42 @@ TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
   for (auto& t : threads) t.join();
   EXPECT_THAT(results, ElementsAre("OK", "OK", "OK", "OK"));
   Admin admin(server_url());
-  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "1");
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "2");
   ASSERT_OK(first->create_state_machine(machine("m")));
   ASSERT_OK(nodes[0]->get_state_machine(machine_arn("m")));
+}
+
+// A database at schema version 1 (before the saga extension's compensation column) migrates to
+// version 2 and keeps its executions; the new column then reads and writes.
+TEST(PostgresStoreSchema, MigratesVersionOneToTwo) {
+  if (server_url().empty()) GTEST_SKIP() << kNoServer;
+  auto first = scratch_store();
+  ASSERT_NE(first, nullptr);
+  ASSERT_OK(first->migrate());
+  ExecutionRecord e = execution("m", "old", kT0, 1);
+  ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
+  Admin admin(server_url());
+  admin.query("ALTER TABLE " + first->schema() + ".executions DROP COLUMN compensation");
+  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version = 2");
+
+  auto node = other_node(*first, first->schema() + "_upgrade");
+  ASSERT_NE(node, nullptr);
+  ASSERT_OK(node->migrate());
+  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
+                        first->schema() + ".schema_version"),
+            "1,2");
+  Result<ExecutionRecord> got = node->get_execution(e.arn);
+  ASSERT_OK(got);
+  ExecutionRecord want = e;
+  want.version = 1;
+  want.last_event_id = 1;
+  EXPECT_EQ(*got, want);
+  ExecutionWrite w = step_write(e.arn, 1, {event(2, "CompensationStarted")});
+  w.update.compensation = "[]";
+  ASSERT_OK(node->commit(batch_of({w})));
+  got = node->get_execution(e.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->compensation, "[]");
 }
 
 TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
@@ -318,7 +351,7 @@ TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::Internal);
   EXPECT_EQ(s.error().message,
-            "postgresql: the database schema is at version 99, newer than this stepd (1)");
+            "postgresql: the database schema is at version 99, newer than this stepd (2)");
 }
 
 // --- Commit mechanics ---------------------------------------------------------------------------

@@ -139,16 +139,13 @@ TEST(SqliteStore, ParsesUrls) {
   for (const Bad& bad : {
            Bad{"sqlite:", "SQLite store URL sqlite: names no file"},
            Bad{"sqlite:x.db?synchronous=off",
-               "SQLite store URL sqlite:x.db?synchronous=off: synchronous must "
-               "be full or normal, "
+               "SQLite store URL sqlite:x.db?synchronous=off: synchronous must be full or normal, "
                "got off"},
            Bad{"sqlite:x.db?busy_timeout=soon",
-               "SQLite store URL sqlite:x.db?busy_timeout=soon: busy_timeout "
-               "must be a number of "
+               "SQLite store URL sqlite:x.db?busy_timeout=soon: busy_timeout must be a number of "
                "milliseconds, got soon"},
            Bad{"sqlite:x.db?cache=big",
-               "SQLite store URL sqlite:x.db?cache=big: unknown parameter "
-               "cache"},
+               "SQLite store URL sqlite:x.db?cache=big: unknown parameter cache"},
        }) {
     Result<SqliteOptions> r = parse_sqlite_url(bad.url);
     ASSERT_FALSE(r.ok()) << bad.url;
@@ -168,8 +165,7 @@ TEST(SqliteStore, OpenStoreDispatchesByUrl) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::InvalidArgument);
   EXPECT_EQ(unknown.error().message,
-            "unknown store URL \"mysql://localhost/x\": expected sqlite:PATH, "
-            "PATH.db, "
+            "unknown store URL \"mysql://localhost/x\": expected sqlite:PATH, PATH.db, "
             "sqlite::memory: or postgresql://...");
 }
 
@@ -177,9 +173,9 @@ TEST(SqliteStore, UnopenableFileIsUnavailable) {
   auto store = open_store("sqlite:/nonexistent-dir-stepd/x.db");
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, ErrorCode::Unavailable);
-  EXPECT_EQ(store.error().message,
-            "cannot open SQLite database /nonexistent-dir-stepd/x.db: unable "
-            "to open database file");
+  EXPECT_EQ(
+      store.error().message,
+      "cannot open SQLite database /nonexistent-dir-stepd/x.db: unable to open database file");
 }
 
 TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
@@ -192,14 +188,13 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   Result<int> after = store->schema_version();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*after, SqliteStore::current_schema_version());
-  EXPECT_EQ(SqliteStore::current_schema_version(), 1);
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "1");
-  EXPECT_EQ(raw_query(path,
-                      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
-                      "WHERE type = 'table' ORDER BY name)"),
-            "executions,frames,history,map_results,partitions,revisions,state_"
-            "machines,tasks,"
-            "timers");
+  EXPECT_EQ(SqliteStore::current_schema_version(), 2);
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(
+      raw_query(path,
+                "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = "
+                "'table' ORDER BY name)"),
+      "executions,frames,history,map_results,partitions,revisions,state_machines,tasks,timers");
   ASSERT_TRUE(store->create_state_machine(machine("kept")).ok());
   ASSERT_TRUE(store->migrate().ok());
   store.reset();
@@ -209,7 +204,7 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   ASSERT_TRUE(store->migrate().ok());
   after = store->schema_version();
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*after, 1);
+  EXPECT_EQ(*after, 2);
   Result<StateMachineRecord> kept = store->get_state_machine(machine_arn("kept"));
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(*kept, machine("kept"));
@@ -226,7 +221,37 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::Internal);
   EXPECT_EQ(s.error().message,
-            "the SQLite database is at schema version 99, newer than this build's 1");
+            "the SQLite database is at schema version 99, newer than this build's " +
+                std::to_string(SqliteStore::current_schema_version()));
+}
+
+// A database at schema version 1 (before the saga extension's compensation column) migrates to
+// version 2 and keeps its executions; the new column then reads and writes.
+TEST(SqliteStore, MigratesVersionOneToTwo) {
+  fs::path path = fresh_db_path();
+  ExecutionRecord e = execution("m", "old", kT0, 1);
+  auto store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  ASSERT_TRUE(store->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})).ok());
+  store.reset();
+  raw_query(path, "ALTER TABLE executions DROP COLUMN compensation");
+  raw_query(path, "PRAGMA user_version = 1");
+
+  store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "2");
+  Result<ExecutionRecord> got = store->get_execution(e.arn);
+  ASSERT_TRUE(got.ok());
+  ExecutionRecord want = e;
+  want.version = 1;
+  want.last_event_id = 1;
+  EXPECT_EQ(*got, want);
+  ExecutionWrite w = step_write(e.arn, 1, {event(2, "CompensationStarted")});
+  w.update.compensation = "[]";
+  ASSERT_TRUE(store->commit(batch_of({w})).ok());
+  got = store->get_execution(e.arn);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->compensation, "[]");
 }
 
 TEST(SqliteStore, ReopenKeepsEverything) {

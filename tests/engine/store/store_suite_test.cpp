@@ -366,6 +366,38 @@ TEST_P(StoreSuite, CommitUpdatesExecutionAndBumpsVersion) {
   EXPECT_EQ(got->last_event_id, 5);
 }
 
+// Saga extension (docs/saga.md): the compensation column is set at create, replaced by an update
+// that names it and kept by one that does not; listing returns it too.
+TEST_P(StoreSuite, CompensationColumnIsReplacedOnlyWhenGiven) {
+  ExecutionRecord e = execution("m", "saga");
+  e.compensation = "[]";
+  ASSERT_OK(store().commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
+  Result<ExecutionRecord> got = store().get_execution(e.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->compensation, "[]");
+
+  ExecutionWrite w = step_write(e.arn, 1, {event(2, "CompensationTaskSucceeded")});
+  w.update.compensation = R"([{"state":"Pay","status":"SUCCEEDED","attempts":1}])";
+  ASSERT_OK(store().commit(batch_of({w})));
+  ExecutionWrite end = step_write(e.arn, 2, {event(3, "ExecutionFailed")});
+  end.update.status = "FAILED";
+  ASSERT_OK(store().commit(batch_of({end})));
+  got = store().get_execution(e.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->compensation, R"([{"state":"Pay","status":"SUCCEEDED","attempts":1}])");
+  EXPECT_EQ(got->status, "FAILED");
+  Result<Page<ExecutionRecord>> listed = store().list_executions({}, page(10));
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0], *got);
+
+  ExecutionRecord plain = execution("m", "plain");
+  start(plain);
+  got = store().get_execution(plain.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->compensation, std::nullopt);
+}
+
 TEST_P(StoreSuite, StaleVersionRollsBackWholeBatch) {
   ExecutionRecord a = execution("m", "a");
   ExecutionRecord b = execution("m", "b");
