@@ -75,10 +75,6 @@ ApiError store_error(const Error& e) {
                    e.message);
 }
 
-int partition_of(const std::string& arn, int partitions) {
-  return static_cast<int>(std::hash<std::string>{}(arn) % static_cast<std::size_t>(partitions));
-}
-
 }  // namespace
 
 class Engine::Impl {
@@ -94,20 +90,31 @@ class Engine::Impl {
 
   Status start() {
     if (Status s = store_->migrate(); !s.ok()) return s;
-    auto leases = store_->acquire_partitions(options_.node_id, options_.partitions,
-                                             options_.partitions, now(), options_.lease_ttl);
+    auto leases = take_leases();
     if (!leases.ok()) return leases.error();
-    for (const PartitionLease& l : *leases) fences_[l.partition] = l.epoch;
-    auto open = store_->open_executions({});
-    if (!open.ok()) return open.error();
-    for (const std::string& arn : *open) {
-      if (Status s = restore_execution(arn); !s.ok()) return s;
+    std::vector<int> held;
+    for (const PartitionLease& l : *leases) {
+      fences_[l.partition] = l.epoch;
+      held.push_back(l.partition);
+    }
+    {
+      std::lock_guard lock(partitions_mu_);
+      held_partitions_ = held;
+    }
+    if (!held.empty()) {
+      auto open = store_->open_executions(held);
+      if (!open.ok()) return open.error();
+      for (const std::string& arn : *open) {
+        if (Status s = restore_execution(arn); !s.ok()) return s;
+      }
     }
     stats_.open_executions = static_cast<long long>(cores_.size());
+    stats_.partitions_held = static_cast<int>(fences_.size());
     running_ = true;
     stepper_ = std::thread([this] { stepper_loop(); });
     committer_ = std::thread([this] { committer_loop(); });
     if (options_.timer_thread) timer_thread_ = std::thread([this] { timer_loop(); });
+    if (options_.lease_thread) lease_thread_ = std::thread([this] { lease_loop(); });
     return Status();
   }
 
@@ -119,6 +126,7 @@ class Engine::Impl {
     }
     cv_.notify_all();
     timers_cv_.notify_all();
+    lease_cv_.notify_all();
     if (stepper_.joinable()) stepper_.join();
     {
       std::lock_guard lock(commit_mu_);
@@ -127,6 +135,7 @@ class Engine::Impl {
     commit_cv_.notify_all();
     if (committer_.joinable()) committer_.join();
     if (timer_thread_.joinable()) timer_thread_.join();
+    if (lease_thread_.joinable()) lease_thread_.join();
     (void)store_->release_partitions(options_.node_id);
   }
 
@@ -241,7 +250,13 @@ class Engine::Impl {
     rec.input = asl::dump_compact(input);
     rec.start = now();
     rec.trace_header = r.trace_header;
-    rec.partition = partition_of(rec.arn, options_.partitions);
+    auto partition = pick_partition();
+    if (!partition) {
+      return api_error("ServiceUnavailable",
+                       "this node holds no partition yet; retry, or send the request to another "
+                       "node");
+    }
+    rec.partition = *partition;
 
     auto existing = store_->get_execution(rec.arn);
     if (existing.ok()) return same_or_exists(*existing, rec.input);
@@ -376,7 +391,8 @@ class Engine::Impl {
   // --- Commands to the stepper --------------------------------------------------------------
 
   struct Command {
-    enum class Kind { Start, Task, Heartbeat, Timer, Stop } kind = Kind::Timer;
+    enum class Kind { Start, Task, Heartbeat, Timer, Stop, Leases } kind = Kind::Timer;
+    std::vector<PartitionLease> leases;              // Leases: what this node holds now
     ExecutionRecord record;                          // Start
     std::shared_ptr<const asl::Machine> machine;     // Start
     std::string arn;                                 // Timer, Stop
@@ -464,6 +480,7 @@ class Engine::Impl {
         p.batch.writes.push_back(std::move(out.write));
         if (out.finished) {
           p.finished.push_back(arn);
+          finished_partition_[arn] = core->record().partition;
           for (const TaskDispatch& d : core->pending_tasks()) token_owner_.erase(d.token);
           cores_.erase(arn);
         }
@@ -472,9 +489,14 @@ class Engine::Impl {
       std::set<int> partitions;
       for (const ExecutionWrite& w : p.batch.writes) {
         auto it = cores_.find(w.execution_arn);
-        int partition = it != cores_.end() ? it->second->record().partition
-                                           : partition_of(w.execution_arn, options_.partitions);
-        partitions.insert(partition);
+        if (it != cores_.end()) {
+          partitions.insert(it->second->record().partition);
+        } else if (w.create) {
+          partitions.insert(w.create->partition);
+        } else if (auto f = finished_partition_.find(w.execution_arn);
+                   f != finished_partition_.end()) {
+          partitions.insert(f->second);
+        }
       }
       for (int partition : partitions) {
         auto f = fences_.find(partition);
@@ -482,6 +504,7 @@ class Engine::Impl {
           p.batch.fences.push_back(Fence{partition, options_.node_id, f->second});
         }
       }
+      finished_partition_.clear();
       enqueue_commit(std::move(p));
     }
   }
@@ -575,6 +598,9 @@ class Engine::Impl {
         }
         return;
       }
+      case Command::Kind::Leases:
+        apply_leases(c.leases);
+        return;
       case Command::Kind::Stop: {
         auto it = cores_.find(c.arn);
         auto reply = c.reply;
@@ -733,6 +759,104 @@ class Engine::Impl {
     }
   }
 
+  // --- Partition leases ---------------------------------------------------------------------
+
+  // How many partitions this node should hold: an even share of the live nodes (those holding
+  // an unexpired lease, and this one), capped by max_partitions while no partition is orphaned
+  // (released, or its lease expired: a node went away) — orphans are always taken over.
+  int share() {
+    const Micros t = now();
+    std::set<std::string> live{options_.node_id};
+    bool orphans = false;
+    auto all = store_->list_partitions();
+    if (all.ok()) {
+      for (const PartitionLease& l : *all) {
+        if (!l.node.empty() && l.expires > t) {
+          live.insert(l.node);
+        } else {
+          orphans = true;
+        }
+      }
+    }
+    const int n = static_cast<int>(live.size());
+    const int even = (options_.partitions + n - 1) / n;
+    if (options_.max_partitions > 0 && !orphans) return std::min(even, options_.max_partitions);
+    return even;
+  }
+
+  Result<std::vector<PartitionLease>> take_leases() {
+    return store_->acquire_partitions(options_.node_id, options_.partitions, share(), now(),
+                                      options_.lease_ttl);
+  }
+
+  void lease_loop() {
+    const auto period = std::chrono::microseconds(std::max<Micros>(options_.lease_ttl / 3, 1000));
+    std::unique_lock lock(lease_mu_);
+    for (;;) {
+      lease_cv_.wait_for(lock, period);
+      {
+        std::lock_guard l(mu_);
+        if (!running_) return;
+      }
+      auto leases = take_leases();
+      if (!leases.ok()) continue;  // the store is away: fences stop stale writes meanwhile
+      Command c;
+      c.kind = Command::Kind::Leases;
+      c.leases = std::move(*leases);
+      post(std::move(c));
+    }
+  }
+
+  // Stepper thread: adopts partitions newly held (restoring their executions) and drops the
+  // executions of partitions lost.
+  void apply_leases(const std::vector<PartitionLease>& leases) {
+    std::map<int, std::int64_t> now_held;
+    for (const PartitionLease& l : leases) now_held[l.partition] = l.epoch;
+    std::vector<int> gained;
+    for (const auto& [p, epoch] : now_held) {
+      auto it = fences_.find(p);
+      if (it == fences_.end() || it->second != epoch) gained.push_back(p);
+    }
+    std::set<int> lost;
+    for (const auto& [p, epoch] : fences_) {
+      if (!now_held.count(p)) lost.insert(p);
+    }
+    fences_ = std::move(now_held);
+    {
+      std::lock_guard lock(partitions_mu_);
+      held_partitions_.clear();
+      for (const auto& [p, epoch] : fences_) held_partitions_.push_back(p);
+    }
+    if (!lost.empty()) {
+      std::vector<std::string> drop;
+      for (const auto& [arn, core] : cores_) {
+        if (lost.count(core->record().partition)) drop.push_back(arn);
+      }
+      for (const std::string& arn : drop) {
+        for (const TaskDispatch& d : cores_[arn]->pending_tasks()) token_owner_.erase(d.token);
+        cores_.erase(arn);
+      }
+    }
+    if (!gained.empty()) {
+      auto open = store_->open_executions(gained);
+      if (open.ok()) {
+        for (const std::string& arn : *open) {
+          if (cores_.count(arn)) cores_.erase(arn);
+          (void)restore_execution(arn);
+        }
+      }
+    }
+    std::lock_guard lock(stats_mu_);
+    stats_.partitions_held = static_cast<int>(fences_.size());
+    stats_.open_executions = static_cast<long long>(cores_.size());
+  }
+
+  std::optional<int> pick_partition() {
+    std::lock_guard lock(partitions_mu_);
+    if (held_partitions_.empty()) return std::nullopt;
+    return held_partitions_[next_partition_++ % held_partitions_.size()];
+  }
+
   // --- Recovery -----------------------------------------------------------------------------
 
   Status restore_execution(const std::string& arn) {
@@ -844,6 +968,14 @@ class Engine::Impl {
   std::unordered_map<std::string, std::unique_ptr<ExecutionCore>> cores_;
   std::unordered_map<std::string, std::string> token_owner_;
   std::map<int, std::int64_t> fences_;
+  std::unordered_map<std::string, int> finished_partition_;  // ended in the batch being built
+
+  std::mutex partitions_mu_;
+  std::vector<int> held_partitions_;
+  std::size_t next_partition_ = 0;
+  std::mutex lease_mu_;
+  std::condition_variable lease_cv_;
+  std::thread lease_thread_;
 
   std::mutex mu_;
   std::condition_variable cv_;

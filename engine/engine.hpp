@@ -40,6 +40,11 @@ struct EngineOptions {
   std::string node_id = "node-1";
   int partitions = 16;            // executions are spread over this many partitions
   Micros lease_ttl = 10'000'000;  // a node's partition lease lasts this long unless renewed
+  // A node holds an even share of the partitions among the live nodes. max_partitions (when
+  // not 0) caps that share while no partition is orphaned, so nodes started together split
+  // the work; a released or expired partition (a node went away) is always taken over.
+  int max_partitions = 0;
+  bool lease_thread = true;       // renew leases and take over expired partitions
   int max_batch = 512;            // most execution steps in one commit
   CoreOptions core;
   asl::LoadOptions load;          // resources the engine can serve, strictness
@@ -130,6 +135,7 @@ class Engine {
     long long steps = 0;            // execution writes committed
     long long transitions = 0;      // states entered
     long long open_executions = 0;  // in memory
+    int partitions_held = 0;
   };
   Stats stats() const;
 

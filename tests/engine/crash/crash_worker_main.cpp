@@ -3,6 +3,11 @@
 // where the store says it was (starting an execution that exists is a no-op).
 //
 //   stepd_crash_worker --store URL --executions N
+//       [--node NAME --first I --count N --lease-ttl-ms MS --max-partitions K]
+//
+// With several nodes on one PostgreSQL, each starts its slice [first, first+count) of the
+// executions and then waits, reading the store, until every execution has ended, whichever node
+// runs it: the nodes that survive a SIGKILL of another must finish its executions.
 //
 // Tasks are served in-process with results that depend only on their payload (which includes
 // $$.State.RetryCount), so a run that was killed and restarted must end exactly like one that
@@ -105,11 +110,20 @@ class PoolTransport final : public TaskTransport {
 int main(int argc, char** argv) {
   std::string url;
   int executions = 1000;
+  int first = 0;
+  int count = -1;
+  EngineOptions options;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--store") url = argv[i + 1];
     if (a == "--executions") executions = std::stoi(argv[i + 1]);
+    if (a == "--node") options.node_id = argv[i + 1];
+    if (a == "--first") first = std::stoi(argv[i + 1]);
+    if (a == "--count") count = std::stoi(argv[i + 1]);
+    if (a == "--lease-ttl-ms") options.lease_ttl = std::stoll(argv[i + 1]) * 1000;
+    if (a == "--max-partitions") options.max_partitions = std::stoi(argv[i + 1]);
   }
+  if (count < 0) count = executions - first;
   if (url.empty()) {
     std::cerr << "usage: stepd_crash_worker --store URL [--executions N]\n";
     return 2;
@@ -119,7 +133,7 @@ int main(int argc, char** argv) {
     std::cerr << "crash_worker: " << store.error().message << "\n";
     return 1;
   }
-  Engine engine(std::move(*store), EngineOptions{});
+  Engine engine(std::move(*store), options);
   if (Status s = engine.start(); !s.ok()) {
     std::cerr << "crash_worker: start: " << s.error().message << "\n";
     return 1;
@@ -132,13 +146,27 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string machine = std::get<StateMachineRecord>(created).arn;
-  std::atomic<int> next{0};
+  // This node's slice first, then every other execution (a no-op where it exists): as a client
+  // whose node went away would retry its requests on another node.
+  std::vector<int> order;
+  for (int i = first; i < first + count; ++i) order.push_back(i);
+  for (int i = 0; i < executions; ++i) {
+    if (i < first || i >= first + count) order.push_back(i);
+  }
+  std::atomic<std::size_t> next{0};
   std::vector<std::thread> starters;
   for (int t = 0; t < 8; ++t) {
     starters.emplace_back([&] {
-      for (int i = next++; i < executions; i = next++) {
+      for (std::size_t k = next++; k < order.size(); k = next++) {
+        const int i = order[k];
         auto r = engine.start_execution(
             {machine, "e" + std::to_string(i), Json{{"n", i}}.dump(), ""});
+        while (std::holds_alternative<ApiError>(r) &&
+               std::get<ApiError>(r).type == "ServiceUnavailable") {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));  // no partition yet
+          r = engine.start_execution(
+              {machine, "e" + std::to_string(i), Json{{"n", i}}.dump(), ""});
+        }
         if (auto* e = std::get_if<ApiError>(&r); e && e->type != "ExecutionAlreadyExists") {
           std::cerr << "crash_worker: start e" << i << ": " << e->type << ": " << e->message
                     << "\n";
@@ -147,17 +175,19 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : starters) t.join();
+  // Every execution, whichever node started or runs it, must end.
   const std::string prefix = "arn:aws:states:local:000000000000:execution:mixed:e";
-  for (int i = 0; i < executions; ++i) {
-    for (;;) {
-      auto r = engine.wait_for(prefix + std::to_string(i), std::chrono::seconds(30));
+  std::vector<int> open;
+  for (int i = 0; i < executions; ++i) open.push_back(i);
+  while (!open.empty()) {
+    std::vector<int> still;
+    for (int i : open) {
+      auto r = engine.describe_execution(prefix + std::to_string(i));
       auto* rec = std::get_if<ExecutionRecord>(&r);
-      if (rec == nullptr) {
-        std::cerr << "crash_worker: e" << i << " is missing\n";
-        return 1;
-      }
-      if (rec->status != "RUNNING") break;
+      if (rec == nullptr || rec->status == "RUNNING") still.push_back(i);
     }
+    open.swap(still);
+    if (!open.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::cout << "DONE" << std::endl;
   engine.shutdown();
