@@ -1,16 +1,24 @@
-// Durable engine throughput (W1): the chain100 machine, N executions at once, on a real store,
-// every transition committed durably. Prints transitions/s, the commits it took, and the ratio
-// to the store's raw durable insert rate measured in the same run (single-row transactions and
-// 100-row transactions) as the physical limit.
+// Durable engine throughput, every transition committed durably:
+//  W1: the chain100 machine, N executions at once. Prints transitions/s, the commits it took,
+//      and the ratio to the store's raw durable insert rate measured in the same run
+//      (single-row and 100-row transactions) as the physical limit.
+//  W2: a 10-Task pipeline served by an in-process transport, N executions at once. Prints
+//      tasks/s and the engine's overhead per task (p50/p99): from the moment a task's result is
+//      handed to the engine to the moment the execution's next task is dispatched (or the
+//      execution ends), which includes the durable commit.
 //
-//   engine_bench [--store sqlite:PATH | postgresql://...] [--executions N] [--clients N] [--json]
+//   engine_bench [--workload W1|W2|all] [--store sqlite:PATH | postgresql://...]
+//                [--executions N] [--clients N] [--json]
 //
 // Default store: a SQLite file in the temp directory (removed afterwards).
 #include "engine/engine.hpp"
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -67,24 +75,90 @@ double sqlite_raw_rate(const std::string& path, int rows_per_tx, int total_rows)
   return rate;
 }
 
+// Completes every task at once (without blocking the engine) and measures, per execution, the
+// time from handing a result to the engine to the next dispatch.
+class InstantTransport final : public stepd::engine::TaskTransport {
+ public:
+  explicit InstantTransport(Engine& engine) : engine_(engine) {}
+  void dispatch(const stepd::engine::TaskDispatch& task) override {
+    const auto now = Clock::now();
+    {
+      std::lock_guard lock(mu_);
+      auto it = handed_.find(task.execution_arn);
+      if (it != handed_.end()) {
+        samples_.push_back(std::chrono::duration<double, std::micro>(now - it->second).count());
+      }
+      handed_[task.execution_arn] = Clock::now();
+      ++tasks_;
+    }
+    stepd::asl::Json result = task.payload;
+    engine_.complete_task_async(task.token, std::move(result), [](auto) {});
+  }
+  // The last task of each execution: its overhead ends when the execution ends.
+  void finished(const std::string& arn, Clock::time_point when) {
+    std::lock_guard lock(mu_);
+    auto it = handed_.find(arn);
+    if (it != handed_.end() && when > it->second) {
+      samples_.push_back(std::chrono::duration<double, std::micro>(when - it->second).count());
+    }
+  }
+  long long tasks() {
+    std::lock_guard lock(mu_);
+    return tasks_;
+  }
+  double percentile(double p) {
+    std::lock_guard lock(mu_);
+    if (samples_.empty()) return 0;
+    std::vector<double> v = samples_;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+  }
+
+ private:
+  Engine& engine_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Clock::time_point> handed_;
+  std::vector<double> samples_;
+  long long tasks_ = 0;
+};
+
+std::string pipeline_definition() {
+  std::string d = R"({"Comment":"10-Task pipeline","StartAt":"T0","States":{)";
+  for (int i = 0; i < 10; ++i) {
+    d += "\"T" + std::to_string(i) + "\":{\"Type\":\"Task\",";
+    d += "\"Resource\":\"arn:aws:lambda:local:000000000000:function:step\",";
+    d += "\"Parameters\":{\"step\":" + std::to_string(i) + ",\"n.$\":\"$.n\"},";
+    d += "\"ResultPath\":\"$.last\",";
+    d += i == 9 ? "\"End\":true}" : "\"Next\":\"T" + std::to_string(i + 1) + "\"},";
+  }
+  d += "}}";
+  return d;
+}
+
 }  // namespace
+
+int run_w2(const std::string& store_url, int executions, int clients, bool json);
 
 int main(int argc, char** argv) {
   std::string store_url;
+  std::string workload = "all";
   int executions = 1000;
   int clients = 16;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--store" && i + 1 < argc) store_url = argv[++i];
+    else if (a == "--workload" && i + 1 < argc) workload = argv[++i];
     else if (a == "--executions" && i + 1 < argc) executions = std::stoi(argv[++i]);
     else if (a == "--clients" && i + 1 < argc) clients = std::stoi(argv[++i]);
     else if (a == "--json") json = true;
     else {
-      std::cerr << "usage: engine_bench [--store URL] [--executions N] [--clients N] [--json]\n";
+      std::cerr << "usage: engine_bench [--workload W1|W2|all] [--store URL] [--executions N] "
+                   "[--clients N] [--json]\n";
       return 2;
     }
   }
+  if (workload == "W2") return run_w2(store_url, executions, clients, json);
   const std::string machines = std::string(STEPD_SHARED_DIR) + "/bench/machines/";
   if (!std::filesystem::exists(machines + "chain100.asl.json")) {
     std::cout << "engine_bench: skipped: " << machines << " is absent\n";
@@ -180,6 +254,84 @@ int main(int argc, char** argv) {
                   "engine/raw100 = %.2f\n",
                   raw1, raw100, rate / raw100);
     }
+  }
+  if (workload == "all") return run_w2(store_url.starts_with("sqlite:") && own_file ? "" : store_url,
+                                       executions, clients, json);
+  return 0;
+}
+
+int run_w2(const std::string& url_in, int executions, int clients, bool json) {
+  std::string store_url = url_in;
+  const std::string tmp = (std::filesystem::temp_directory_path() /
+                           ("stepd-engine-bench-w2-" + std::to_string(::getpid()))).string();
+  const bool own_file = store_url.empty();
+  if (own_file) store_url = "sqlite:" + tmp + ".db";
+  auto store = stepd::engine::open_store(store_url);
+  if (!store.ok()) {
+    std::cerr << "engine_bench: " << store.error().message << "\n";
+    return 1;
+  }
+  Engine engine(std::move(*store), EngineOptions{});
+  if (auto s = engine.start(); !s.ok()) {
+    std::cerr << "engine_bench: " << s.error().message << "\n";
+    return 1;
+  }
+  InstantTransport transport(engine);
+  engine.set_task_transport(&transport);
+  auto created = engine.create_state_machine(
+      {"pipeline10-" + std::to_string(::getpid()), pipeline_definition(), "STANDARD", "", "[]"});
+  if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
+    std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
+    return 1;
+  }
+  const std::string machine_arn = std::get<stepd::engine::StateMachineRecord>(created).arn;
+  std::atomic<int> next{0};
+  std::vector<std::string> arns(static_cast<std::size_t>(executions));
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < executions; i = next++) {
+        auto r = engine.start_execution(
+            {machine_arn, "p" + std::to_string(i), "{\"n\":" + std::to_string(i) + "}", ""});
+        if (auto* rec = std::get_if<ExecutionRecord>(&r)) arns[static_cast<std::size_t>(i)] = rec->arn;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  int succeeded = 0;
+  for (const std::string& arn : arns) {
+    if (arn.empty()) continue;
+    auto r = engine.wait_for(arn, std::chrono::seconds(120));
+    if (auto* rec = std::get_if<ExecutionRecord>(&r); rec && rec->status == "SUCCEEDED") {
+      ++succeeded;
+      transport.finished(arn, Clock::now());
+    }
+  }
+  const double elapsed = seconds_since(t0);
+  const long long tasks = transport.tasks();
+  engine.shutdown();
+  if (own_file) {
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
+  }
+  if (succeeded != executions || tasks != 10LL * executions) {
+    std::cerr << "engine_bench: W2: " << succeeded << " of " << executions << " succeeded, "
+              << tasks << " tasks\n";
+    return 1;
+  }
+  const double rate = tasks / elapsed;
+  const double p50 = transport.percentile(0.50) / 1000.0;
+  const double p99 = transport.percentile(0.99) / 1000.0;
+  const std::string kind = store_url.substr(0, store_url.find(':'));
+  if (json) {
+    std::cout << "{\"workload\":\"W2\",\"store\":\"" << kind << "\",\"executions\":"
+              << executions << ",\"tasks\":" << tasks << ",\"seconds\":" << elapsed
+              << ",\"tasks_per_s\":" << rate << ",\"overhead_ms_p50\":" << p50
+              << ",\"overhead_ms_p99\":" << p99 << "}\n";
+  } else {
+    std::printf("W2 10-Task pipeline x %d on %s: %lld tasks in %.2f s = %.0f tasks/s; engine "
+                "overhead per task p50 %.2f ms, p99 %.2f ms (the durable commit included)\n",
+                executions, kind.c_str(), tasks, elapsed, rate, p50, p99);
   }
   return 0;
 }

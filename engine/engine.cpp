@@ -341,13 +341,19 @@ class Engine::Impl {
   ApiResult<bool> complete_task(const std::string& token, asl::Outcome outcome) {
     auto promise = std::make_shared<std::promise<ApiResult<bool>>>();
     auto future = promise->get_future();
+    complete_task_async(token, std::move(outcome),
+                        [promise](ApiResult<bool> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+
+  void complete_task_async(const std::string& token, asl::Outcome outcome,
+                           std::function<void(ApiResult<bool>)> done) {
     Command c;
     c.kind = Command::Kind::Task;
     c.token = token;
     c.outcome = std::move(outcome);
-    c.task_reply = promise;
+    c.task_done = std::move(done);
     post(std::move(c));
-    return future.get();
   }
 
   ApiResult<bool> heartbeat_task(const std::string& token) {
@@ -356,7 +362,7 @@ class Engine::Impl {
     Command c;
     c.kind = Command::Kind::Heartbeat;
     c.token = token;
-    c.task_reply = promise;
+    c.task_done = [promise](ApiResult<bool> r) { promise->set_value(std::move(r)); };
     post(std::move(c));
     return future.get();
   }
@@ -401,7 +407,8 @@ class Engine::Impl {
     asl::Outcome outcome;                            // Task
     std::string error, cause;                        // Stop
     std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> reply;  // Start, Stop
-    std::shared_ptr<std::promise<ApiResult<bool>>> task_reply;        // Task, Heartbeat
+    std::function<void(ApiResult<bool>)> task_done;                    // Task, Heartbeat
+    int attempt = 0;                                                   // Start: retries
 
     static Command start(ExecutionRecord r, std::shared_ptr<const asl::Machine> m,
                          std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> p) {
@@ -527,6 +534,20 @@ class Engine::Impl {
           }
           return;
         }
+        // The partition picked when the request came in may have been lost since.
+        if (!fences_.count(c.record.partition)) {
+          if (fences_.empty()) {
+            auto reply = c.reply;
+            p.replies.push_back([reply](const Status&) {
+              reply->set_value(api_error("ServiceUnavailable",
+                                         "this node holds no partition; retry the request"));
+            });
+            return;
+          }
+          auto pick = fences_.begin();
+          std::advance(pick, static_cast<long>(stepper_pick_++ % fences_.size()));
+          c.record.partition = pick->first;
+        }
         auto core = ExecutionCore::start(c.machine, c.record, now(), [] { return random_hex(32); },
                                          random_.get(), options_.core);
         p.transitions += core->states_entered();
@@ -536,21 +557,32 @@ class Engine::Impl {
         ++p.created;
         touch(raw);
         auto reply = c.reply;
-        Store* store = store_.get();
-        p.replies.push_back([reply, rec, store](const Status& s) {
+        auto machine = c.machine;
+        const int attempt = c.attempt;
+        p.replies.push_back([this, reply, rec, machine, attempt](const Status& s) {
           if (s.ok()) {
             reply->set_value(rec);
             return;
           }
           if (s.error().code == ErrorCode::Conflict) {
-            auto existing = store->get_execution(rec.arn);
-            if (existing.ok() && existing->status == "RUNNING" && existing->input == rec.input) {
-              reply->set_value(*existing);
+            auto existing = store_->get_execution(rec.arn);
+            if (existing.ok()) {
+              if (existing->status == "RUNNING" && existing->input == rec.input) {
+                reply->set_value(*existing);
+              } else {
+                reply->set_value(api_error("ExecutionAlreadyExists",
+                                           "Execution Already Exists: '" + rec.arn + "'"));
+              }
               return;
             }
-            reply->set_value(api_error("ExecutionAlreadyExists",
-                                       "Execution Already Exists: '" + rec.arn + "'"));
-            return;
+            // The batch was refused for another execution's sake (or a lost lease): start
+            // again in a batch of its own.
+            if (attempt < 5) {
+              Command again = Command::start(rec, machine, reply);
+              again.attempt = attempt + 1;
+              post(std::move(again));
+              return;
+            }
           }
           reply->set_value(store_error(s.error()));
         });
@@ -571,17 +603,17 @@ class Engine::Impl {
           }
           if (ok) touch(core);
         }
-        auto reply = c.task_reply;
+        auto done = std::move(c.task_done);
         if (!ok) {
-          p.replies.push_back([reply](const Status&) {
-            reply->set_value(api_error("TaskDoesNotExist", "Task Does Not Exist"));
+          p.replies.push_back([done](const Status&) {
+            done(api_error("TaskDoesNotExist", "Task Does Not Exist"));
           });
         } else {
-          p.replies.push_back([reply](const Status& s) {
+          p.replies.push_back([done](const Status& s) {
             if (s.ok()) {
-              reply->set_value(true);
+              done(true);
             } else {
-              reply->set_value(store_error(s.error()));
+              done(store_error(s.error()));
             }
           });
         }
@@ -973,6 +1005,7 @@ class Engine::Impl {
   std::mutex partitions_mu_;
   std::vector<int> held_partitions_;
   std::size_t next_partition_ = 0;
+  std::size_t stepper_pick_ = 0;  // stepper thread only
   std::mutex lease_mu_;
   std::condition_variable lease_cv_;
   std::thread lease_thread_;
@@ -1061,6 +1094,10 @@ ApiResult<ExecutionRecord> Engine::wait_for(const std::string& arn,
 }
 ApiResult<bool> Engine::complete_task(const std::string& token, asl::Outcome outcome) {
   return impl_->complete_task(token, std::move(outcome));
+}
+void Engine::complete_task_async(const std::string& token, asl::Outcome outcome,
+                                 std::function<void(ApiResult<bool>)> done) {
+  impl_->complete_task_async(token, std::move(outcome), std::move(done));
 }
 ApiResult<bool> Engine::heartbeat_task(const std::string& token) {
   return impl_->heartbeat_task(token);

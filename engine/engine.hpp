@@ -124,6 +124,10 @@ class Engine {
   // Reports a task's outcome. TaskDoesNotExist for unknown or completed tokens. Returns once
   // the outcome is durable.
   ApiResult<bool> complete_task(const std::string& token, asl::Outcome outcome);
+  // The same without waiting: `done` is called (on the engine's committer thread; it must not
+  // block) once the outcome is durable, or with TaskDoesNotExist.
+  void complete_task_async(const std::string& token, asl::Outcome outcome,
+                           std::function<void(ApiResult<bool>)> done);
   ApiResult<bool> heartbeat_task(const std::string& token);
 
   // Fires every timer due at or before the clock's now (the timer thread does this by itself).
