@@ -1,6 +1,7 @@
 #include "engine/core/execution_core.hpp"
 
 #include "asl/definition.hpp"
+#include "applied_records.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,39 +12,6 @@ namespace {
 
 constexpr Micros kT0 = 1'700'000'000'000'000;  // a fixed start time
 constexpr Micros kSecond = 1'000'000;
-
-// Applies writes the way a store would, so a test can restore from what was committed.
-struct AppliedRecords {
-  std::map<std::string, std::string> frames;
-  std::map<std::pair<std::string, std::int64_t>, std::string> results;
-  std::vector<HistoryEvent> events;
-  std::map<std::string, Micros> timers;
-  std::map<std::string, TaskRecord> tasks;
-
-  void apply(const ExecutionWrite& w) {
-    for (const auto& id : w.frames_delete) frames.erase(id);
-    for (const auto& f : w.frames_put) frames[f.frame_id] = f.data;
-    for (const auto& id : w.map_results_delete) {
-      std::erase_if(results, [&](const auto& kv) { return kv.first.first == id; });
-    }
-    for (const auto& r : w.map_results_put) results[{r.frame_id, r.index}] = r.output;
-    for (const auto& e : w.events) events.push_back(e);
-    for (const auto& id : w.timers_delete) timers.erase(id);
-    for (const auto& t : w.timers_put) timers[t.timer_id] = t.due;
-    for (const auto& t : w.tasks_delete) tasks.erase(t);
-    for (const auto& t : w.tasks_put) tasks[t.token] = t;
-  }
-  std::vector<FrameRecord> frame_records() const {
-    std::vector<FrameRecord> out;
-    for (const auto& [id, data] : frames) out.push_back({id, data});
-    return out;
-  }
-  std::vector<MapResultRecord> result_records() const {
-    std::vector<MapResultRecord> out;
-    for (const auto& [key, data] : results) out.push_back({key.first, key.second, data});
-    return out;
-  }
-};
 
 class ExecutionCoreTest : public ::testing::Test {
  protected:
