@@ -7,8 +7,12 @@
 //      handed to the engine to the moment the execution's next task is dispatched (or the
 //      execution ends), which includes the durable commit.
 //
-//   engine_bench [--workload W1|W2|all] [--store sqlite:PATH | postgresql://...]
-//                [--executions N] [--clients N] [--json]
+//  W3: N executions (default 100,000) waiting in a Wait state: resident memory per waiting
+//      execution (growth of the process's RSS while they wait, divided by N) and the lateness of
+//      their timers (p50/p99: the execution's end minus its start plus the wait).
+//
+//   engine_bench [--workload W1|W2|W3|all] [--store sqlite:PATH | postgresql://...]
+//                [--executions N] [--clients N] [--wait-seconds S] [--json]
 //
 // Default store: a SQLite file in the temp directory (removed afterwards).
 #include "engine/engine.hpp"
@@ -138,18 +142,33 @@ std::string pipeline_definition() {
 }  // namespace
 
 int run_w2(const std::string& store_url, int executions, int clients, bool json);
+int run_w3(const std::string& store_url, int executions, int clients, int wait_seconds, bool json);
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
 
 int main(int argc, char** argv) {
   std::string store_url;
   std::string workload = "all";
   int executions = 1000;
   int clients = 16;
+  int wait_seconds = 20;
+  bool executions_given = false;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--store" && i + 1 < argc) store_url = argv[++i];
     else if (a == "--workload" && i + 1 < argc) workload = argv[++i];
-    else if (a == "--executions" && i + 1 < argc) executions = std::stoi(argv[++i]);
+    else if (a == "--executions" && i + 1 < argc) {
+      executions = std::stoi(argv[++i]);
+      executions_given = true;
+    } else if (a == "--wait-seconds" && i + 1 < argc) wait_seconds = std::stoi(argv[++i]);
     else if (a == "--clients" && i + 1 < argc) clients = std::stoi(argv[++i]);
     else if (a == "--json") json = true;
     else {
@@ -159,6 +178,10 @@ int main(int argc, char** argv) {
     }
   }
   if (workload == "W2") return run_w2(store_url, executions, clients, json);
+  if (workload == "W3") {
+    return run_w3(store_url, executions_given ? executions : 100000, clients * 2, wait_seconds,
+                  json);
+  }
   const std::string machines = std::string(STEPD_SHARED_DIR) + "/bench/machines/";
   if (!std::filesystem::exists(machines + "chain100.asl.json")) {
     std::cout << "engine_bench: skipped: " << machines << " is absent\n";
@@ -332,6 +355,105 @@ int run_w2(const std::string& url_in, int executions, int clients, bool json) {
     std::printf("W2 10-Task pipeline x %d on %s: %lld tasks in %.2f s = %.0f tasks/s; engine "
                 "overhead per task p50 %.2f ms, p99 %.2f ms (the durable commit included)\n",
                 executions, kind.c_str(), tasks, elapsed, rate, p50, p99);
+  }
+  return 0;
+}
+
+int run_w3(const std::string& url_in, int executions, int clients, int wait_seconds, bool json) {
+  std::string store_url = url_in;
+  const std::string tmp = (std::filesystem::temp_directory_path() /
+                           ("stepd-engine-bench-w3-" + std::to_string(::getpid()))).string();
+  const bool own_file = store_url.empty();
+  if (own_file) store_url = "sqlite:" + tmp + ".db";
+  auto store = stepd::engine::open_store(store_url);
+  if (!store.ok()) {
+    std::cerr << "engine_bench: " << store.error().message << "\n";
+    return 1;
+  }
+  Engine engine(std::move(*store), EngineOptions{});
+  if (auto s = engine.start(); !s.ok()) {
+    std::cerr << "engine_bench: " << s.error().message << "\n";
+    return 1;
+  }
+  const std::string definition = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":)" +
+                                 std::to_string(wait_seconds) +
+                                 R"(,"Next":"D"},"D":{"Type":"Succeed"}}})";
+  auto created = engine.create_state_machine(
+      {"waiting-" + std::to_string(::getpid()), definition, "STANDARD", "", "[]"});
+  if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
+    std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
+    return 1;
+  }
+  const std::string machine_arn = std::get<stepd::engine::StateMachineRecord>(created).arn;
+  const long rss_before = rss_kib();
+  std::atomic<int> next{0};
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < executions; i = next++) {
+        (void)engine.start_execution({machine_arn, "w" + std::to_string(i), "{}", ""});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double start_seconds = seconds_since(t0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const long rss_waiting = rss_kib();
+  const auto stats_waiting = engine.stats();
+  // Wait for every timer to fire and every execution to end.
+  stepd::engine::ExecutionFilter running{machine_arn, "RUNNING"};
+  for (;;) {
+    stepd::engine::PageRequest one;
+    one.max_results = 1;
+    auto r = engine.list_executions(running, one);
+    auto* page = std::get_if<stepd::engine::Page<ExecutionRecord>>(&r);
+    if (page != nullptr && page->items.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::vector<double> lateness_ms;
+  stepd::engine::PageRequest page;
+  page.max_results = 1000;
+  int succeeded = 0;
+  for (;;) {
+    auto r = engine.list_executions({machine_arn, ""}, page);
+    auto& p = std::get<stepd::engine::Page<ExecutionRecord>>(r);
+    for (const ExecutionRecord& e : p.items) {
+      if (e.status != "SUCCEEDED" || !e.stop) continue;
+      ++succeeded;
+      lateness_ms.push_back(static_cast<double>(*e.stop - e.start -
+                                                static_cast<long long>(wait_seconds) * 1000000) /
+                            1000.0);
+    }
+    if (p.next_token.empty()) break;
+    page.next_token = p.next_token;
+  }
+  engine.shutdown();
+  if (own_file) {
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
+  }
+  if (succeeded != executions) {
+    std::cerr << "engine_bench: W3: " << succeeded << " of " << executions << " succeeded\n";
+    return 1;
+  }
+  std::sort(lateness_ms.begin(), lateness_ms.end());
+  const double p50 = lateness_ms[lateness_ms.size() / 2];
+  const double p99 = lateness_ms[static_cast<std::size_t>(0.99 * (lateness_ms.size() - 1))];
+  const double per_execution =
+      static_cast<double>(rss_waiting - rss_before) * 1024.0 / executions;
+  const std::string kind = store_url.substr(0, store_url.find(':'));
+  if (json) {
+    std::cout << "{\"workload\":\"W3\",\"store\":\"" << kind << "\",\"executions\":"
+              << executions << ",\"start_seconds\":" << start_seconds
+              << ",\"rss_bytes_per_waiting_execution\":" << per_execution
+              << ",\"resident_cores_while_waiting\":" << stats_waiting.resident_executions
+              << ",\"lateness_ms_p50\":" << p50 << ",\"lateness_ms_p99\":" << p99 << "}\n";
+  } else {
+    std::printf("W3 %d executions waiting %d s on %s: started in %.1f s; resident memory %.0f "
+                "bytes per waiting execution (%lld cores in memory); timer lateness p50 %.1f "
+                "ms, p99 %.1f ms\n",
+                executions, wait_seconds, kind.c_str(), start_seconds, per_execution,
+                stats_waiting.resident_executions, p50, p99);
   }
   return 0;
 }

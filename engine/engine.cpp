@@ -471,6 +471,7 @@ class Engine::Impl {
         if (seen.insert(c).second) touched.push_back(c);
       };
       for (Command& c : work) step(c, p, touch);
+      std::vector<std::string> evict;
       for (ExecutionCore* core : touched) {
         StepOutput out = core->take_output();
         const std::string arn = core->record().arn;
@@ -485,7 +486,9 @@ class Engine::Impl {
         }
         for (TimerRecord& t : out.timers) p.timers.push_back(std::move(t));
         p.batch.writes.push_back(std::move(out.write));
-        if (out.finished) {
+        if (!out.finished && evictable(*core)) {
+          evict.push_back(arn);
+        } else if (out.finished) {
           p.finished.push_back(arn);
           finished_partition_[arn] = core->record().partition;
           for (const TaskDispatch& d : core->pending_tasks()) token_owner_.erase(d.token);
@@ -512,6 +515,18 @@ class Engine::Impl {
         }
       }
       finished_partition_.clear();
+      // An execution that now only waits for a timer leaves memory; its timers stay armed and
+      // it is rebuilt from the store when one fires (so waiting executions cost a timer entry).
+      for (const std::string& arn : evict) {
+        auto it = cores_.find(arn);
+        if (it == cores_.end()) continue;
+        evicted_partition_[arn] = it->second->record().partition;
+        cores_.erase(it);
+      }
+      {
+        std::lock_guard lock(stats_mu_);
+        stats_.resident_executions = static_cast<long long>(cores_.size());
+      }
       enqueue_commit(std::move(p));
     }
   }
@@ -620,7 +635,7 @@ class Engine::Impl {
         return;
       }
       case Command::Kind::Timer: {
-        auto it = cores_.find(c.arn);
+        auto it = wake(c.arn);
         if (it == cores_.end()) return;
         ExecutionCore* core = it->second.get();
         const long long before = core->states_entered();
@@ -634,7 +649,7 @@ class Engine::Impl {
         apply_leases(c.leases);
         return;
       case Command::Kind::Stop: {
-        auto it = cores_.find(c.arn);
+        auto it = wake(c.arn);
         auto reply = c.reply;
         if (it == cores_.end()) {
           Store* store = store_.get();
@@ -664,6 +679,28 @@ class Engine::Impl {
         return;
       }
     }
+  }
+
+  // The in-memory core of `arn`, rebuilt from the store when it was evicted.
+  std::unordered_map<std::string, std::unique_ptr<ExecutionCore>>::iterator wake(
+      const std::string& arn) {
+    auto it = cores_.find(arn);
+    if (it != cores_.end()) return it;
+    auto ev = evicted_partition_.find(arn);
+    if (ev == evicted_partition_.end() || !fences_.count(ev->second)) return cores_.end();
+    evicted_partition_.erase(ev);
+    if (!restore_execution(arn, /*arm_timers=*/false).ok()) return cores_.end();
+    return cores_.find(arn);
+  }
+
+  bool evictable(const ExecutionCore& core) const {
+    if (options_.evict_waiting_after <= 0) return false;
+    if (!core.pending_tasks().empty()) return false;
+    std::vector<TimerRecord> timers = core.pending_timers();
+    if (timers.empty()) return false;
+    Micros earliest = timers.front().due;
+    for (const TimerRecord& t : timers) earliest = std::min(earliest, t.due);
+    return earliest - now() >= options_.evict_waiting_after;
   }
 
   ExecutionCore* core_for_token(const std::string& token) {
@@ -868,6 +905,7 @@ class Engine::Impl {
         for (const TaskDispatch& d : cores_[arn]->pending_tasks()) token_owner_.erase(d.token);
         cores_.erase(arn);
       }
+      std::erase_if(evicted_partition_, [&](const auto& kv) { return lost.count(kv.second) > 0; });
     }
     if (!gained.empty()) {
       auto open = store_->open_executions(gained);
@@ -891,13 +929,18 @@ class Engine::Impl {
 
   // --- Recovery -----------------------------------------------------------------------------
 
-  Status restore_execution(const std::string& arn) {
+  // Builds the execution's core from the store. `arm_timers` is false for an execution that was
+  // evicted from memory: its timers never left the timer heap.
+  Status restore_execution(const std::string& arn, bool arm_timers = true) {
     auto rec = store_->get_execution(arn);
     if (!rec.ok()) return rec.error();
     if (rec->status != "RUNNING") return Status();
-    auto rev = store_->get_revision(rec->machine_arn, rec->revision_id);
-    if (!rev.ok()) return rev.error();
-    auto machine = compiled(rec->machine_arn, rec->revision_id, rev->definition);
+    auto machine = cached_machine(rec->machine_arn, rec->revision_id);
+    if (!machine) {
+      auto rev = store_->get_revision(rec->machine_arn, rec->revision_id);
+      if (!rev.ok()) return rev.error();
+      machine = compiled(rec->machine_arn, rec->revision_id, rev->definition);
+    }
     if (!machine) {
       return Error{ErrorCode::Internal, "the definition of " + rec->machine_arn + " revision " +
                                             rec->revision_id + " no longer loads"};
@@ -910,7 +953,9 @@ class Engine::Impl {
                                        [] { return random_hex(32); }, random_.get(),
                                        options_.core);
     if (!core.ok()) return core.error();
-    for (TimerRecord& t : (*core)->pending_timers()) arm(std::move(t));
+    if (arm_timers) {
+      for (TimerRecord& t : (*core)->pending_timers()) arm(std::move(t));
+    }
     std::vector<TaskDispatch> tasks = (*core)->pending_tasks();
     for (const TaskDispatch& d : tasks) token_owner_[d.token] = arn;
     cores_[arn] = std::move(*core);
@@ -951,6 +996,13 @@ class Engine::Impl {
     }
     e.diagnostics = r.diagnostics;
     return e;
+  }
+
+  std::shared_ptr<const asl::Machine> cached_machine(const std::string& arn,
+                                                    const std::string& rev) {
+    std::lock_guard lock(machines_mu_);
+    auto it = machines_.find(arn + "#" + rev);
+    return it == machines_.end() ? nullptr : it->second;
   }
 
   std::shared_ptr<const asl::Machine> compiled(const std::string& arn, const std::string& rev,
@@ -1001,6 +1053,7 @@ class Engine::Impl {
   std::unordered_map<std::string, std::string> token_owner_;
   std::map<int, std::int64_t> fences_;
   std::unordered_map<std::string, int> finished_partition_;  // ended in the batch being built
+  std::unordered_map<std::string, int> evicted_partition_;   // waiting on a timer, not in memory
 
   std::mutex partitions_mu_;
   std::vector<int> held_partitions_;

@@ -45,6 +45,9 @@ struct EngineOptions {
   // the work; a released or expired partition (a node went away) is always taken over.
   int max_partitions = 0;
   bool lease_thread = true;       // renew leases and take over expired partitions
+  // An execution whose next event is a timer at least this far away leaves memory until the
+  // timer fires (0: keep every execution in memory).
+  Micros evict_waiting_after = 2'000'000;
   int max_batch = 512;            // most execution steps in one commit
   CoreOptions core;
   asl::LoadOptions load;          // resources the engine can serve, strictness
@@ -138,7 +141,8 @@ class Engine {
     long long commits = 0;
     long long steps = 0;            // execution writes committed
     long long transitions = 0;      // states entered
-    long long open_executions = 0;  // in memory
+    long long open_executions = 0;      // running
+    long long resident_executions = 0;  // running and held in memory (not evicted)
     int partitions_held = 0;
   };
   Stats stats() const;

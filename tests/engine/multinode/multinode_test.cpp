@@ -51,7 +51,9 @@ TEST(MultiNodeTest, SurvivorsFinishTheExecutionsOfAKilledNode) {
   for (const PartitionLease& l : *leases) {
     owners.insert(l.node);
     // A partition of the killed node was taken over: its epoch moved on.
-    if (l.node != "node-1" && l.node != "") EXPECT_GE(l.epoch, 1);
+    if (l.node != "node-1" && l.node != "") {
+      EXPECT_GE(l.epoch, 1);
+    }
   }
   EXPECT_EQ(owners.count("node-1"), 0u) << "the killed node still holds a partition";
 

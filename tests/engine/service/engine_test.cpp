@@ -297,6 +297,26 @@ TEST_P(EngineTest, UpdatedMachinesKeepRunningExecutionsOnTheirRevision) {
   EXPECT_EQ(Json::parse(*wait(fresh.arn).output), Json("new"));
 }
 
+TEST_P(EngineTest, WaitingExecutionsLeaveMemoryAndComeBackForTheirTimerOrAStop) {
+  open_engine();
+  std::string m = create("Sleepy", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,
+    "Next":"P"},"P":{"Type":"Pass","Result":"woke","End":true}}})");
+  ExecutionRecord a = start(m, "a", "{}");
+  ExecutionRecord b = start(m, "b", "{}");
+  for (int i = 0; i < 100 && engine_->stats().resident_executions != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(engine_->stats().resident_executions, 0);
+  auto stopped = engine_->stop_execution(b.arn, "Enough", "");
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(stopped));
+  EXPECT_EQ(wait(b.arn).status, "ABORTED");
+  clock_.now += 600'000'000;
+  engine_->fire_due_timers();
+  ExecutionRecord done = wait(a.arn);
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json("woke"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
