@@ -17,10 +17,12 @@
 // Default store: a SQLite file in the temp directory (removed afterwards).
 #include "engine/engine.hpp"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <chrono>
@@ -139,6 +141,35 @@ std::string pipeline_definition() {
   return d;
 }
 
+// Raw durable inserts into a scratch table on the PostgreSQL server (synchronous_commit on):
+// rows per second with `rows_per_tx` rows per transaction, one multi-row INSERT each.
+double pg_raw_rate(const std::string& url, int rows_per_tx, int total_rows) {
+  std::string conninfo = url.substr(0, url.find('?'));
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    PQfinish(c);
+    return 0;
+  }
+  auto exec = [&](const std::string& sql) { PQclear(PQexec(c, sql.c_str())); };
+  const std::string table = "stepd_bench_raw_" + std::to_string(::getpid());
+  exec("DROP TABLE IF EXISTS " + table);
+  exec("CREATE TABLE " + table + " (a text, b bigint, c text)");
+  const std::string payload(400, 'x');
+  auto t0 = Clock::now();
+  for (int i = 0; i < total_rows;) {
+    std::string sql = "INSERT INTO " + table + " VALUES ";
+    for (int k = 0; k < rows_per_tx && i < total_rows; ++k, ++i) {
+      if (k) sql += ",";
+      sql += "('arn:aws:states:local:0:execution:m:e'," + std::to_string(i) + ",'" + payload + "')";
+    }
+    exec(sql);
+  }
+  double rate = total_rows / seconds_since(t0);
+  exec("DROP TABLE " + table);
+  PQfinish(c);
+  return rate;
+}
+
 }  // namespace
 
 int run_w2(const std::string& store_url, int executions, int clients, bool json);
@@ -153,35 +184,9 @@ long rss_kib() {
   return 0;
 }
 
-int main(int argc, char** argv) {
-  std::string store_url;
-  std::string workload = "all";
-  int executions = 1000;
-  int clients = 16;
-  int wait_seconds = 20;
-  bool executions_given = false;
-  bool json = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--store" && i + 1 < argc) store_url = argv[++i];
-    else if (a == "--workload" && i + 1 < argc) workload = argv[++i];
-    else if (a == "--executions" && i + 1 < argc) {
-      executions = std::stoi(argv[++i]);
-      executions_given = true;
-    } else if (a == "--wait-seconds" && i + 1 < argc) wait_seconds = std::stoi(argv[++i]);
-    else if (a == "--clients" && i + 1 < argc) clients = std::stoi(argv[++i]);
-    else if (a == "--json") json = true;
-    else {
-      std::cerr << "usage: engine_bench [--workload W1|W2|all] [--store URL] [--executions N] "
-                   "[--clients N] [--json]\n";
-      return 2;
-    }
-  }
-  if (workload == "W2") return run_w2(store_url, executions, clients, json);
-  if (workload == "W3") {
-    return run_w3(store_url, executions_given ? executions : 100000, clients * 2, wait_seconds,
-                  json);
-  }
+int run_w1(const std::string& url_in, const std::string& pg_base, int executions, int clients,
+           bool json) {
+  std::string store_url = url_in;
   const std::string machines = std::string(STEPD_SHARED_DIR) + "/bench/machines/";
   if (!std::filesystem::exists(machines + "chain100.asl.json")) {
     std::cout << "engine_bench: skipped: " << machines << " is absent\n";
@@ -250,6 +255,9 @@ int main(int argc, char** argv) {
   if (store_url.starts_with("sqlite:")) {
     raw1 = sqlite_raw_rate(tmp + "-raw.db", 1, 2000);
     raw100 = sqlite_raw_rate(tmp + "-raw.db", 100, 100000);
+  } else {
+    raw1 = pg_raw_rate(pg_base, 1, 2000);
+    raw100 = pg_raw_rate(pg_base, 100, 100000);
   }
   if (own_file) {
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
@@ -278,9 +286,87 @@ int main(int argc, char** argv) {
                   raw1, raw100, rate / raw100);
     }
   }
-  if (workload == "all") return run_w2(store_url.starts_with("sqlite:") && own_file ? "" : store_url,
-                                       executions, clients, json);
   return 0;
+}
+
+// The URL of a fresh schema on the PostgreSQL server at `base`, for one workload.
+std::string pg_schema_url(const std::string& base, const std::string& workload) {
+  const std::string sep = base.find('?') == std::string::npos ? "?" : "&";
+  return base + sep + "schema=bench_" + workload + "_" + std::to_string(::getpid());
+}
+
+int main(int argc, char** argv) {
+  std::string store_url;
+  std::string postgres;
+  std::string workload = "all";
+  int executions = 1000;
+  int clients = 16;
+  int wait_seconds = 20;
+  int w3_executions = 100000;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--store" && i + 1 < argc) store_url = argv[++i];
+    else if (a == "--postgres" && i + 1 < argc) postgres = argv[++i];
+    else if (a == "--workload" && i + 1 < argc) workload = argv[++i];
+    else if (a == "--executions" && i + 1 < argc) executions = std::stoi(argv[++i]);
+    else if (a == "--w3-executions" && i + 1 < argc) w3_executions = std::stoi(argv[++i]);
+    else if (a == "--wait-seconds" && i + 1 < argc) wait_seconds = std::stoi(argv[++i]);
+    else if (a == "--clients" && i + 1 < argc) clients = std::stoi(argv[++i]);
+    else if (a == "--json") json = true;
+    else {
+      std::cerr << "usage: engine_bench [--workload W1|W2|W3|all] [--store URL | --postgres URL]\n"
+                   "                    [--executions N] [--w3-executions N] [--wait-seconds S]\n"
+                   "                    [--clients N] [--json]\n";
+      return 2;
+    }
+  }
+  if (!std::filesystem::exists(std::string(STEPD_SHARED_DIR) +
+                               "/bench/machines/chain100.asl.json")) {
+    std::cout << "engine_bench: skipped: " << STEPD_SHARED_DIR << "/bench/machines is absent\n";
+    return 0;
+  }
+  // The stores to run on: the one given, or a temporary SQLite file and, when a PostgreSQL
+  // server is given (--postgres or STEPD_TEST_PG_URL), a fresh schema there per workload.
+  if (postgres.empty()) {
+    if (const char* env = std::getenv("STEPD_TEST_PG_URL")) postgres = env;
+  }
+  std::vector<std::pair<std::string, std::string>> stores;  // {kind, base url}
+  if (!store_url.empty()) {
+    stores.push_back({store_url.starts_with("sqlite:") ? "sqlite" : "postgresql", store_url});
+  } else {
+    stores.push_back({"sqlite", ""});
+    if (!postgres.empty()) stores.push_back({"postgresql", postgres});
+  }
+  const bool all = workload == "all";
+  if (json) std::cout << "[\n";
+  bool first = true;
+  int rc = 0;
+  for (const auto& [kind, base] : stores) {
+    auto url_for = [&](const std::string& w) {
+      if (kind == "sqlite" || !store_url.empty()) return base;
+      return pg_schema_url(base, w);
+    };
+    auto comma = [&] {
+      if (json && !first) std::cout << ",";
+      first = false;
+    };
+    const std::string pg_base = kind == "postgresql" ? base : "";
+    if (all || workload == "W1") {
+      comma();
+      rc |= run_w1(url_for("w1"), pg_base, executions, clients, json);
+    }
+    if (all || workload == "W2") {
+      comma();
+      rc |= run_w2(url_for("w2"), executions, clients, json);
+    }
+    if (all || workload == "W3") {
+      comma();
+      rc |= run_w3(url_for("w3"), w3_executions, clients * 2, wait_seconds, json);
+    }
+  }
+  if (json) std::cout << "]\n";
+  return rc;
 }
 
 int run_w2(const std::string& url_in, int executions, int clients, bool json) {
