@@ -400,7 +400,7 @@ class ExecutionCore::Impl {
   }
 
   void run() {
-    while (!queue_.empty() && !finished_) {
+    while (!queue_.empty() && !finished_ && !history_full()) {
       Work w = std::move(queue_.front());
       queue_.pop_front();
       auto it = frames_.find(w.frame_id);
@@ -452,6 +452,7 @@ class ExecutionCore::Impl {
   void handle(Frame& f, Effect effect) {
     for (;;) {
       if (finished_) return;
+      if (history_full()) return;
       if (auto* t = std::get_if<asl::Transition>(&effect)) {
         if (auto size_error = check_payload(t->output)) {
           effect = asl::Failure{std::move(*size_error)};
@@ -521,6 +522,22 @@ class ExecutionCore::Impl {
       assert(false && "unhandled effect");
       return;
     }
+  }
+
+  // AWS: an execution's history holds at most 25,000 events; one that would need more fails.
+  // Checked between steps of a frame, each of which appends a few events, so the room kept
+  // back covers the last step and the ExecutionFailed event.
+  bool history_full() {
+    constexpr long long kRoom = 16;
+    if (finished_ || options_.max_history_events <= 0 ||
+        record_.last_event_id + kRoom < options_.max_history_events) {
+      return false;
+    }
+    end_execution("FAILED", "ExecutionFailed", std::nullopt,
+                  StatesError{std::string(asl::errors::kRuntime),
+                              "The execution reached the maximum number of history events (" +
+                                  std::to_string(options_.max_history_events) + ")."});
+    return true;
   }
 
   std::optional<StatesError> check_payload(const Json& value) const {

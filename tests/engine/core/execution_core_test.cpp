@@ -315,3 +315,28 @@ TEST_F(ExecutionCoreTest, TaskParametersSeeTheTaskToken) {
 
 }  // namespace
 }  // namespace stepd::engine
+
+namespace stepd::engine {
+namespace {
+
+// AWS: an execution whose history would outgrow the limit fails instead.
+TEST_F(ExecutionCoreTest, AnExecutionFailsRatherThanOutgrowItsHistoryLimit) {
+  load(R"({"StartAt":"Loop","States":{"Loop":{"Type":"Pass","Next":"Again"},
+    "Again":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"End"}],
+      "Default":"Loop"},"End":{"Type":"Succeed"}}})");
+  CoreOptions options;
+  options.max_history_events = 200;
+  auto core = ExecutionCore::start(machine_, record("{}"), kT0, tokens(), &random_, options);
+  StepOutput out = take(*core);
+  EXPECT_TRUE(out.finished);
+  EXPECT_EQ(out.write.update.status, "FAILED");
+  EXPECT_EQ(out.write.update.error, "States.Runtime");
+  EXPECT_EQ(out.write.update.cause,
+            "The execution reached the maximum number of history events (200).");
+  EXPECT_LE(applied_.events.size(), 200u);
+  EXPECT_GE(applied_.events.size(), 180u);
+  EXPECT_EQ(applied_.events.back().type, "ExecutionFailed");
+}
+
+}  // namespace
+}  // namespace stepd::engine
