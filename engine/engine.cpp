@@ -271,7 +271,11 @@ class Engine::Impl {
                                                   std::chrono::milliseconds timeout) {
     auto started = start_execution(r);
     if (auto* e = std::get_if<ApiError>(&started)) return *e;
-    return wait_for(std::get<ExecutionRecord>(started).arn, timeout);
+    const ExecutionRecord& rec = std::get<ExecutionRecord>(started);
+    auto done = wait_for(rec.arn, timeout);
+    // An EXPRESS execution still running after `timeout` exists only in memory.
+    if (std::holds_alternative<ApiError>(done) && rec.type == "EXPRESS") return rec;
+    return done;
   }
 
   ApiResult<ExecutionRecord> describe_execution(const std::string& arn) {
@@ -324,9 +328,18 @@ class Engine::Impl {
       std::lock_guard lock(waiters_mu_);
       waiters_[arn].push_back(promise);
     }
-    auto e = store_->get_execution(arn);
-    if (!e.ok()) return execution_lookup_error(arn, e.error());
-    if (e->status == "RUNNING") future.wait_for(timeout);
+    bool in_memory = false;
+    {
+      std::lock_guard lock(express_mu_);
+      in_memory = express_running_.count(arn) > 0;
+    }
+    if (in_memory) {
+      future.wait_for(timeout);
+    } else {
+      auto e = store_->get_execution(arn);
+      if (!e.ok()) return execution_lookup_error(arn, e.error());
+      if (e->status == "RUNNING") future.wait_for(timeout);
+    }
     {
       std::lock_guard lock(waiters_mu_);
       auto& list = waiters_[arn];
@@ -432,6 +445,7 @@ class Engine::Impl {
     std::vector<std::string> touched;   // executions written (reloaded if the commit fails)
     long long transitions = 0;
     std::size_t created = 0;
+    std::vector<std::string> express_finished;
   };
 
   void post(Command c) {
@@ -485,7 +499,18 @@ class Engine::Impl {
           p.cancelled.push_back(std::move(t));
         }
         for (TimerRecord& t : out.timers) p.timers.push_back(std::move(t));
-        p.batch.writes.push_back(std::move(out.write));
+        if (core->record().type != "EXPRESS") {
+          p.batch.writes.push_back(std::move(out.write));
+        } else if (out.finished) {
+          // EXPRESS runs in memory (at least once: lost if the node dies) and only its end is
+          // written, so that it can be described and listed afterwards.
+          ExecutionWrite w;
+          w.execution_arn = arn;
+          w.create = core->record();
+          w.create->last_event_id = 0;
+          p.batch.writes.push_back(std::move(w));
+          p.express_finished.push_back(arn);
+        }
         if (!out.finished && evictable(*core)) {
           evict.push_back(arn);
         } else if (out.finished) {
@@ -563,8 +588,15 @@ class Engine::Impl {
           std::advance(pick, static_cast<long>(stepper_pick_++ % fences_.size()));
           c.record.partition = pick->first;
         }
+        const bool express = c.record.type == "EXPRESS";
+        CoreOptions core_options = options_.core;
+        if (express) {
+          core_options.record_history = false;  // AWS: EXPRESS keeps no execution history
+          std::lock_guard lock(express_mu_);
+          express_running_.insert(c.record.arn);
+        }
         auto core = ExecutionCore::start(c.machine, c.record, now(), [] { return random_hex(32); },
-                                         random_.get(), options_.core);
+                                         random_.get(), core_options);
         p.transitions += core->states_entered();
         ExecutionCore* raw = core.get();
         ExecutionRecord rec = c.record;
@@ -694,7 +726,7 @@ class Engine::Impl {
   }
 
   bool evictable(const ExecutionCore& core) const {
-    if (options_.evict_waiting_after <= 0) return false;
+    if (options_.evict_waiting_after <= 0 || core.record().type == "EXPRESS") return false;
     if (!core.pending_tasks().empty()) return false;
     std::vector<TimerRecord> timers = core.pending_timers();
     if (timers.empty()) return false;
@@ -779,6 +811,10 @@ class Engine::Impl {
         for (const std::string& arn : p.touched) reload_.insert(arn);
       }
       cv_.notify_one();
+    }
+    if (!p.express_finished.empty()) {
+      std::lock_guard lock(express_mu_);
+      for (const std::string& arn : p.express_finished) express_running_.erase(arn);
     }
     for (auto& reply : p.replies) reply(s);
     if (s.ok() && !p.finished.empty()) {
@@ -1084,6 +1120,9 @@ class Engine::Impl {
   std::mutex transport_mu_;
   TaskTransport* transport_ = nullptr;
   std::vector<TaskDispatch> undelivered_;
+
+  std::mutex express_mu_;
+  std::unordered_set<std::string> express_running_;  // EXPRESS executions not ended yet
 
   std::mutex waiters_mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<std::promise<void>>>> waiters_;

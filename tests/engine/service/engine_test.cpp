@@ -317,6 +317,30 @@ TEST_P(EngineTest, WaitingExecutionsLeaveMemoryAndComeBackForTheirTimerOrAStop) 
   EXPECT_EQ(Json::parse(*done.output), Json("woke"));
 }
 
+TEST_P(EngineTest, ExpressExecutionsRunInMemoryAndOnlyTheirEndIsWritten) {
+  ThreadTransport silent(nullptr);
+  open_engine();
+  engine_->set_task_transport(&silent);
+  auto created = engine_->create_state_machine({"Quick", R"({"StartAt":"T","States":{"T":{
+    "Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+    "ResultPath":"$.r","End":true}}})", "EXPRESS", "", "[]"});
+  ASSERT_TRUE(std::holds_alternative<StateMachineRecord>(created));
+  ExecutionRecord e = start(std::get<StateMachineRecord>(created).arn, "x1", R"({"a":1})");
+  EXPECT_EQ(e.type, "EXPRESS");
+  for (int i = 0; i < 100 && silent.dispatched().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(silent.dispatched().size(), 1u);
+  // Nothing of it is in the store while it runs.
+  EXPECT_FALSE(engine_->store().get_execution(e.arn).ok());
+  auto frames = engine_->store().load_frames(e.arn);
+  EXPECT_TRUE(!frames.ok() || frames->empty());
+  ASSERT_TRUE(std::holds_alternative<bool>(
+      engine_->complete_task(silent.dispatched()[0].token, Json("ok"))));
+  ExecutionRecord done = wait(e.arn);
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json::parse(R"({"a":1,"r":"ok"})"));
+  EXPECT_TRUE(history(e.arn).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
