@@ -8,7 +8,8 @@
 // answered: at start the engine restores every open execution from the store.
 //
 // Threads: every public method is thread-safe. Callbacks into the TaskTransport come from the
-// committer thread and must not block.
+// engine's threads (the committer, and the stepper when it restores executions), possibly at the
+// same time; they must be thread-safe and must not block.
 #pragma once
 
 #include "asl/definition.hpp"
