@@ -321,6 +321,66 @@ class Engine::Impl {
     return future.get();
   }
 
+  ApiResult<ExecutionRecord> redrive_execution(const std::string& arn) {
+    auto e = store_->get_execution(arn);
+    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    auto not_redrivable = [&](const std::string& why) {
+      return api_error("ExecutionNotRedrivable",
+                       "Execution '" + arn + "' cannot be redriven: " + why);
+    };
+    if (e->type == "EXPRESS") return not_redrivable("it is an EXPRESS execution");
+    if (e->status != "FAILED" && e->status != "TIMED_OUT" && e->status != "ABORTED") {
+      return not_redrivable("its status is " + e->status);
+    }
+    auto frames = store_->load_frames(arn);
+    if (!frames.ok()) return store_error(frames.error());
+    asl::Json point;
+    for (const FrameRecord& f : *frames) {
+      if (f.frame_id == "#redrive") point = asl::Json::parse(f.data, nullptr, false);
+    }
+    if (!point.is_object()) return not_redrivable("it ended before entering any state");
+    // The input the failed state was entered with: its StateEntered event.
+    const long long entered = point.value("entered_event_id", 0LL);
+    std::optional<asl::Json> input;
+    PageRequest page;
+    page.max_results = 1000;
+    while (!input) {
+      auto h = store_->get_history(arn, page, /*reverse=*/true);
+      if (!h.ok()) return store_error(h.error());
+      for (const HistoryEvent& ev : h->items) {
+        if (ev.id != entered) continue;
+        asl::Json details = asl::Json::parse(ev.details, nullptr, false);
+        if (details.is_object() && details.contains("input")) {
+          input = asl::Json::parse(details["input"].get<std::string>(), nullptr, false);
+        }
+        break;
+      }
+      if (input || h->next_token.empty() || h->items.empty() || h->items.back().id < entered) {
+        break;
+      }
+      page.next_token = h->next_token;
+    }
+    if (!input || input->is_discarded()) return not_redrivable("its history lacks the input");
+    auto machine = cached_machine(e->machine_arn, e->revision_id);
+    if (!machine) {
+      auto rev = store_->get_revision(e->machine_arn, e->revision_id);
+      if (!rev.ok()) return store_error(rev.error());
+      machine = compiled(e->machine_arn, e->revision_id, rev->definition);
+      if (!machine) return not_redrivable("its definition no longer loads");
+    }
+    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
+    auto future = promise->get_future();
+    Command c;
+    c.kind = Command::Kind::Redrive;
+    c.record = *e;
+    c.machine = std::move(machine);
+    c.redrive_point = std::move(point);
+    c.redrive_input = std::move(*input);
+    c.reply = promise;
+    post(std::move(c));
+    return future.get();
+  }
+
   ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout) {
     auto promise = std::make_shared<std::promise<void>>();
     auto future = promise->get_future();
@@ -410,7 +470,9 @@ class Engine::Impl {
   // --- Commands to the stepper --------------------------------------------------------------
 
   struct Command {
-    enum class Kind { Start, Task, Heartbeat, Timer, Stop, Leases } kind = Kind::Timer;
+    enum class Kind { Start, Task, Heartbeat, Timer, Stop, Leases, Redrive } kind = Kind::Timer;
+    asl::Json redrive_point;                         // Redrive
+    asl::Json redrive_input;                         // Redrive
     std::vector<PartitionLease> leases;              // Leases: what this node holds now
     ExecutionRecord record;                          // Start
     std::shared_ptr<const asl::Machine> machine;     // Start
@@ -680,6 +742,40 @@ class Engine::Impl {
       case Command::Kind::Leases:
         apply_leases(c.leases);
         return;
+      case Command::Kind::Redrive: {
+        auto reply = c.reply;
+        if (cores_.count(c.record.arn) || !fences_.count(c.record.partition)) {
+          p.replies.push_back([reply, arn = c.record.arn](const Status&) {
+            reply->set_value(api_error("ExecutionNotRedrivable",
+                                       "Execution '" + arn + "' is running or is stepped by "
+                                       "another node"));
+          });
+          return;
+        }
+        auto core = ExecutionCore::redrive(c.machine, c.record, c.redrive_point,
+                                           std::move(c.redrive_input), now(),
+                                           [] { return random_hex(32); }, random_.get(),
+                                           options_.core);
+        if (!core.ok()) {
+          p.replies.push_back([reply, error = core.error()](const Status&) {
+            reply->set_value(api_error("ExecutionNotRedrivable", error.message));
+          });
+          return;
+        }
+        ExecutionCore* raw = core->get();
+        ExecutionRecord rec = raw->record();
+        cores_[rec.arn] = std::move(*core);
+        ++p.created;
+        touch(raw);
+        p.replies.push_back([reply, rec](const Status& s) {
+          if (s.ok()) {
+            reply->set_value(rec);
+          } else {
+            reply->set_value(store_error(s.error()));
+          }
+        });
+        return;
+      }
       case Command::Kind::Stop: {
         auto it = wake(c.arn);
         auto reply = c.reply;
@@ -1179,6 +1275,9 @@ ApiResult<ExecutionRecord> Engine::stop_execution(const std::string& arn,
                                                   const std::string& error,
                                                   const std::string& cause) {
   return impl_->stop_execution(arn, error, cause);
+}
+ApiResult<ExecutionRecord> Engine::redrive_execution(const std::string& arn) {
+  return impl_->redrive_execution(arn);
 }
 ApiResult<ExecutionRecord> Engine::wait_for(const std::string& arn,
                                             std::chrono::milliseconds timeout) {

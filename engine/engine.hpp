@@ -121,6 +121,10 @@ class Engine {
                                             bool reverse);
   ApiResult<ExecutionRecord> stop_execution(const std::string& arn, const std::string& error,
                                             const std::string& cause);
+  // RedriveExecution: a FAILED, TIMED_OUT or ABORTED STANDARD execution continues from the state
+  // it failed in (entered again with the input it had), keeping what succeeded before;
+  // ExecutionNotRedrivable otherwise. A Parallel or Map state that failed runs again whole.
+  ApiResult<ExecutionRecord> redrive_execution(const std::string& arn);
   // Waits until the execution ends or `timeout` passes; returns its record.
   ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout);
 

@@ -31,6 +31,9 @@ Micros seconds_to_micros(double s) { return static_cast<Micros>(std::llround(s *
 
 constexpr char kExecutionTimeoutTimer[] = "execution-timeout";
 constexpr char kItemsSuffix[] = "#items";
+// Where a failed execution can be redriven from: the root frame's state and variables, kept
+// (as a record beside the frames) when the execution ends FAILED, TIMED_OUT or ABORTED.
+constexpr char kRedrivePoint[] = "#redrive";
 // Saga extension (docs/saga.md), kept in map-result rows so each entry is written once:
 //  "<frame>#saga", index n: entry n of the frame's saga log;
 //  "<frame>#branches", index i: the saga log of child i of the frame's Parallel or Map state;
@@ -192,6 +195,7 @@ class ExecutionCore::Impl {
     std::vector<const FrameRecord*> sorted;
     std::unordered_map<std::string, const FrameRecord*> items;
     for (const FrameRecord& f : frames) {
+      if (f.frame_id == kRedrivePoint) continue;
       if (f.frame_id.ends_with(kItemsSuffix)) {
         items[f.frame_id.substr(0, f.frame_id.size() - (sizeof(kItemsSuffix) - 1))] = &f;
       } else {
@@ -325,12 +329,51 @@ class ExecutionCore::Impl {
     end_execution("ABORTED", "ExecutionAborted", std::nullopt, StatesError{error, cause});
   }
 
+  // RedriveExecution: enters again the state the root frame failed in, with `input` (the input
+  // it was entered with) and the variables it had, after an ExecutionRedriven event.
+  Status redrive(const Json& point, Json input, Micros now) {
+    const State* state = machine_->find(point.value("state", std::string()));
+    if (state == nullptr) {
+      return Error{ErrorCode::InvalidArgument,
+                   "the redrive point of " + record_.arn + " names an unknown state"};
+    }
+    now_ = now;
+    record_.status = "RUNNING";
+    record_.redrive_count += 1;
+    record_.redrive_date = now;
+    info_.redrive_count = record_.redrive_count;
+    write_.update.status = "RUNNING";
+    write_.update.redrive_count = record_.redrive_count;
+    write_.update.redrive_date = now;
+    timer_seq_ = point.value("timer_seq", 0LL);
+    states_entered_ = point.value("states_entered", 0LL);
+    Frame& root = add_frame("", nullptr, machine_.get(), 0);
+    if (point.contains("vars")) {
+      for (const auto& [k, v] : point["vars"].items()) root.vars.set(k, v);
+    }
+    root.last_event_id = record_.last_event_id;
+    event(root, "ExecutionRedriven",
+          [&](Json& d) { d["redriveCount"] = record_.redrive_count; });
+    deleted_frames_.insert(kRedrivePoint);
+    if (machine_->timeout_seconds) {
+      exec_timeout_due_ = now + seconds_to_micros(static_cast<double>(*machine_->timeout_seconds));
+      arm_timer(kExecutionTimeoutTimer, exec_timeout_due_);
+    }
+    enqueue_enter(root, *state, std::move(input));
+    run();
+    return Status();
+  }
+
   StepOutput take_output() {
     StepOutput out;
     for (const std::string& id : deleted_frames_) {
       if (!frames_.count(id)) write_.frames_delete.push_back(id);
     }
     deleted_frames_.clear();
+    if (redrive_point_) {
+      write_.frames_put.push_back(std::move(*redrive_point_));
+      redrive_point_.reset();
+    }
     for (const std::string& id : dirty_) {
       auto it = frames_.find(id);
       if (it == frames_.end()) continue;
@@ -1317,6 +1360,17 @@ class ExecutionCore::Impl {
     }
     append_event(root ? root->last_event_id : record_.last_event_id, event_type,
                  std::move(details));
+    if (root != nullptr && root->state != nullptr &&
+        (status == "FAILED" || status == "TIMED_OUT" || status == "ABORTED")) {
+      Json point = {{"state", root->state->name},
+                    {"entered_event_id", root->entered_event_id},
+                    {"timer_seq", timer_seq_},
+                    {"states_entered", states_entered_}};
+      Json vars = Json::object();
+      for (const auto& [k, v] : root->vars.own()) vars[k] = v;
+      point["vars"] = std::move(vars);
+      redrive_point_ = FrameRecord{kRedrivePoint, point.dump()};
+    }
     if (root) remove_frame(*root);
     for (auto& [id, f] : frames_) {
       if (!f->token.empty()) cancelled_.push_back(f->token);
@@ -1648,6 +1702,7 @@ class ExecutionCore::Impl {
   std::unordered_map<std::string, Frame*> by_timer_;
   std::set<std::string> dirty_;
   std::set<std::string> deleted_frames_;
+  std::optional<FrameRecord> redrive_point_;
   std::deque<Work> queue_;
   long long timer_seq_ = 0;
   long long states_entered_ = 0;
@@ -1684,6 +1739,16 @@ Result<std::unique_ptr<ExecutionCore>> ExecutionCore::restore(
   auto impl = std::make_unique<Impl>(std::move(machine), std::move(record), std::move(tokens),
                                      random, options);
   if (Status s = impl->restore(frames, map_results); !s.ok()) return s.error();
+  return std::unique_ptr<ExecutionCore>(new ExecutionCore(std::move(impl)));
+}
+
+Result<std::unique_ptr<ExecutionCore>> ExecutionCore::redrive(
+    std::shared_ptr<const Machine> machine, ExecutionRecord record, const Json& redrive_point,
+    Json input, Micros now, TokenFactory tokens, asl::RandomSource* random,
+    const CoreOptions& options) {
+  auto impl = std::make_unique<Impl>(std::move(machine), std::move(record), std::move(tokens),
+                                     random, options);
+  if (Status s = impl->redrive(redrive_point, std::move(input), now); !s.ok()) return s.error();
   return std::unique_ptr<ExecutionCore>(new ExecutionCore(std::move(impl)));
 }
 

@@ -104,6 +104,16 @@ class ExecutionCore {
       const std::vector<FrameRecord>& frames, const std::vector<MapResultRecord>& map_results,
       TokenFactory tokens, asl::RandomSource* random, const CoreOptions& options = {});
 
+  // RedriveExecution of an execution that ended FAILED, TIMED_OUT or ABORTED: continues from
+  // the state its root scope failed in, entered again with `input` (the input it was entered
+  // with the first time), keeping the variables and everything that succeeded before.
+  // `redrive_point` is the JSON of the "#redrive" record the core wrote when the execution
+  // ended. A Parallel or Map state that failed runs again as a whole.
+  static Result<std::unique_ptr<ExecutionCore>> redrive(
+      std::shared_ptr<const asl::Machine> machine, ExecutionRecord record,
+      const Json& redrive_point, Json input, Micros now, TokenFactory tokens,
+      asl::RandomSource* random, const CoreOptions& options = {});
+
   ~ExecutionCore();
 
   // A task finished. Unknown or stale tokens are ignored and return false.

@@ -341,6 +341,60 @@ TEST_P(EngineTest, ExpressExecutionsRunInMemoryAndOnlyTheirEndIsWritten) {
   EXPECT_TRUE(history(e.arn).empty());
 }
 
+TEST_P(EngineTest, RedriveContinuesFromTheFailedStateKeepingWhatSucceeded) {
+  std::atomic<int> first_calls{0};
+  std::atomic<int> second_calls{0};
+  std::atomic<bool> healthy{false};
+  ThreadTransport transport([&](const TaskDispatch& t) -> asl::Outcome {
+    if (t.resource.ends_with(":first")) {
+      ++first_calls;
+      return Json{{"one", 1}};
+    }
+    ++second_calls;
+    if (!healthy) return asl::StatesError{"Down", "not yet"};
+    return Json{{"two", 2}};
+  });
+  open_engine();
+  transport.attach(engine_.get());
+  engine_->set_task_transport(&transport);
+  std::string m = create("Redrive", R"({"StartAt":"Set","States":{
+    "Set":{"Type":"Pass","Assign":{"who":"me"},"Next":"First"},
+    "First":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:first",
+             "ResultPath":"$.first","Next":"Second"},
+    "Second":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:second",
+              "Parameters":{"who.$":"$who","first.$":"$.first"},"ResultPath":"$.second",
+              "End":true}}})");
+  ExecutionRecord e = start(m, "r1", R"({"in":0})");
+  ExecutionRecord failed = wait(e.arn);
+  transport.join();
+  ASSERT_EQ(failed.status, "FAILED");
+  EXPECT_EQ(failed.error, "Down");
+
+  auto again = engine_->redrive_execution(m + "x");  // not an execution
+  EXPECT_EQ(std::get<ApiError>(again).type, "ExecutionDoesNotExist");
+  healthy = true;
+  auto redriven = engine_->redrive_execution(e.arn);
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(redriven))
+      << std::get<ApiError>(redriven).message;
+  EXPECT_EQ(std::get<ExecutionRecord>(redriven).status, "RUNNING");
+  EXPECT_EQ(std::get<ExecutionRecord>(redriven).redrive_count, 1);
+  ExecutionRecord done = wait(e.arn);
+  transport.join();
+  EXPECT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(done.redrive_count, 1);
+  EXPECT_EQ(Json::parse(*done.output),
+            Json::parse(R"({"in":0,"first":{"one":1},"second":{"two":2}})"));
+  EXPECT_EQ(first_calls.load(), 1);   // what succeeded is not run again
+  EXPECT_EQ(second_calls.load(), 2);
+  auto events = history(e.arn);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].id, (long long)i + 1);
+  int redriven_events = 0;
+  for (const auto& ev : events) redriven_events += ev.type == "ExecutionRedriven";
+  EXPECT_EQ(redriven_events, 1);
+  auto twice = engine_->redrive_execution(e.arn);
+  EXPECT_EQ(std::get<ApiError>(twice).type, "ExecutionNotRedrivable");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
