@@ -42,6 +42,13 @@ struct AppliedRecords {
     for (const auto& t : w.tasks_delete) tasks.erase(t);
     for (const auto& t : w.tasks_put) tasks[t.token] = t;
   }
+  // No frame is left (the redrive point a failed execution keeps is not a frame).
+  bool no_frames() const {
+    for (const auto& [id, data] : frames) {
+      if (id != "#redrive") return false;
+    }
+    return true;
+  }
   std::vector<FrameRecord> frame_records() const {
     std::vector<FrameRecord> out;
     for (const auto& [id, data] : frames) out.push_back({id, data});

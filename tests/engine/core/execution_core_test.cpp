@@ -73,7 +73,7 @@ TEST_F(ExecutionCoreTest, PassChainRunsToTheEndInOneStep) {
   for (std::size_t i = 0; i < applied_.events.size(); ++i) {
     EXPECT_EQ(applied_.events[i].id, static_cast<std::int64_t>(i + 1));
   }
-  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_TRUE(applied_.no_frames());
   EXPECT_EQ(core->states_entered(), 2);
   EXPECT_EQ(core->record().last_event_id, 6);
 }
@@ -165,7 +165,7 @@ TEST_F(ExecutionCoreTest, FailingBranchAbortsItsSiblings) {
   EXPECT_EQ(s1.write.update.cause, "why");
   ASSERT_EQ(s1.cancelled_tasks.size(), 1u);
   EXPECT_TRUE(applied_.tasks.empty());
-  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_TRUE(applied_.no_frames());
 }
 
 TEST_F(ExecutionCoreTest, MapRespectsMaxConcurrencyAndKeepsItemOrder) {
@@ -196,7 +196,7 @@ TEST_F(ExecutionCoreTest, MapRespectsMaxConcurrencyAndKeepsItemOrder) {
   EXPECT_EQ(finished, 5);
   EXPECT_TRUE(core->finished());
   EXPECT_TRUE(applied_.results.empty());
-  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_TRUE(applied_.no_frames());
 }
 
 TEST_F(ExecutionCoreTest, RestoreFromCommittedRecordsContinuesTheExecution) {
@@ -260,7 +260,7 @@ TEST_F(ExecutionCoreTest, StopAbortsAndExecutionTimeoutTimesOut) {
   StepOutput s2 = take(*core);
   EXPECT_EQ(s2.write.update.status, "ABORTED");
   EXPECT_EQ(s2.write.update.error, "Halt");
-  EXPECT_TRUE(applied_.frames.empty());
+  EXPECT_TRUE(applied_.no_frames());
   EXPECT_EQ(event_types().back(), "ExecutionAborted");
 
   applied_ = {};
