@@ -686,7 +686,7 @@ class Engine::Impl {
             }
             // The batch was refused for another execution's sake (or a lost lease): start
             // again in a batch of its own.
-            if (attempt < 5) {
+            if (attempt < 20) {
               Command again = Command::start(rec, machine, reply);
               again.attempt = attempt + 1;
               post(std::move(again));
@@ -868,7 +868,11 @@ class Engine::Impl {
       }
       Status s;
       if (!p.batch.writes.empty()) {
-        s = store_->commit(p.batch);
+        CommitConflict conflict;
+        s = store_->commit(p.batch, &conflict);
+        // A lease lost to another node: renew now, so this node stops writing for those
+        // partitions at once instead of at its next renewal.
+        if (!s.ok() && !conflict.lost_partitions.empty()) lease_cv_.notify_all();
       }
       after_commit(p, s);
     }

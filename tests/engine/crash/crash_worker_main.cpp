@@ -161,9 +161,12 @@ int main(int argc, char** argv) {
         const int i = order[k];
         auto r = engine.start_execution(
             {machine, "e" + std::to_string(i), Json{{"n", i}}.dump(), ""});
-        while (std::holds_alternative<ApiError>(r) &&
-               std::get<ApiError>(r).type == "ServiceUnavailable") {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));  // no partition yet
+        // As a client would: a refused start (no partition yet, a lease moving between nodes)
+        // is tried again; ExecutionAlreadyExists means another node started it.
+        for (int tries = 0; tries < 600 && std::holds_alternative<ApiError>(r) &&
+                            std::get<ApiError>(r).type != "ExecutionAlreadyExists";
+             ++tries) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
           r = engine.start_execution(
               {machine, "e" + std::to_string(i), Json{{"n", i}}.dump(), ""});
         }
