@@ -170,6 +170,57 @@ double pg_raw_rate(const std::string& url, int rows_per_tx, int total_rows) {
   return rate;
 }
 
+// One workload's engine: on the store at `url`, or on a temporary SQLite file (removed at the
+// end) when `url` is empty, with the workload's state machine created. ok() is false (and the
+// reason printed) when any of that failed.
+class BenchRun {
+ public:
+  BenchRun(const std::string& url, const std::string& workload, const std::string& machine,
+           const std::string& definition) {
+    url_ = url;
+    if (url_.empty()) {
+      tmp_ = (std::filesystem::temp_directory_path() /
+              ("stepd-engine-bench-" + workload + "-" + std::to_string(::getpid()) + ".db"))
+                 .string();
+      url_ = "sqlite:" + tmp_;
+    }
+    auto store = stepd::engine::open_store(url_);
+    if (!store.ok()) {
+      std::cerr << "engine_bench: " << store.error().message << "\n";
+      return;
+    }
+    engine_ = std::make_unique<Engine>(std::move(*store), EngineOptions{});
+    if (auto s = engine_->start(); !s.ok()) {
+      std::cerr << "engine_bench: " << s.error().message << "\n";
+      return;
+    }
+    auto created = engine_->create_state_machine(
+        {machine + "-" + std::to_string(::getpid()), definition, "STANDARD", "", "[]"});
+    if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
+      std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
+      return;
+    }
+    machine_arn_ = std::get<stepd::engine::StateMachineRecord>(created).arn;
+  }
+  ~BenchRun() {
+    engine_.reset();
+    if (!tmp_.empty()) {
+      for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp_ + s);
+    }
+  }
+  bool ok() const { return !machine_arn_.empty(); }
+  Engine& engine() { return *engine_; }
+  const std::string& machine_arn() const { return machine_arn_; }
+  // "sqlite" or "postgresql"
+  std::string kind() const { return url_.substr(0, url_.find(':')); }
+
+ private:
+  std::string url_;
+  std::string tmp_;
+  std::unique_ptr<Engine> engine_;
+  std::string machine_arn_;
+};
+
 }  // namespace
 
 int run_w2(const std::string& store_url, int executions, int clients, bool json);
@@ -186,36 +237,13 @@ long rss_kib() {
 
 int run_w1(const std::string& url_in, const std::string& pg_base, int executions, int clients,
            bool json) {
-  std::string store_url = url_in;
   const std::string machines = std::string(STEPD_SHARED_DIR) + "/bench/machines/";
-  if (!std::filesystem::exists(machines + "chain100.asl.json")) {
-    std::cout << "engine_bench: skipped: " << machines << " is absent\n";
-    return 0;
-  }
+  BenchRun run(url_in, "w1", "chain100", read_file(machines + "chain100.asl.json"));
+  if (!run.ok()) return 1;
+  Engine& engine = run.engine();
+  const std::string machine_arn = run.machine_arn();
   const std::string tmp = (std::filesystem::temp_directory_path() /
-                           ("stepd-engine-bench-" + std::to_string(::getpid()))).string();
-  const bool own_file = store_url.empty();
-  if (own_file) store_url = "sqlite:" + tmp + ".db";
-
-  auto store = stepd::engine::open_store(store_url);
-  if (!store.ok()) {
-    std::cerr << "engine_bench: " << store.error().message << "\n";
-    return 1;
-  }
-  EngineOptions options;
-  Engine engine(std::move(*store), options);
-  if (auto s = engine.start(); !s.ok()) {
-    std::cerr << "engine_bench: " << s.error().message << "\n";
-    return 1;
-  }
-  auto created = engine.create_state_machine(
-      {"chain100-" + std::to_string(::getpid()), read_file(machines + "chain100.asl.json"),
-       "STANDARD", "", "[]"});
-  if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
-    std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
-    return 1;
-  }
-  const std::string machine_arn = std::get<stepd::engine::StateMachineRecord>(created).arn;
+                           ("stepd-engine-bench-raw-" + std::to_string(::getpid()))).string();
   const std::string input = read_file(machines + "chain100.input.json");
 
   std::atomic<int> next{0};
@@ -252,15 +280,12 @@ int run_w1(const std::string& url_in, const std::string& pg_base, int executions
   const double rate = transitions / elapsed;
 
   double raw1 = 0, raw100 = 0;
-  if (store_url.starts_with("sqlite:")) {
+  if (run.kind() == "sqlite") {
     raw1 = sqlite_raw_rate(tmp + "-raw.db", 1, 2000);
     raw100 = sqlite_raw_rate(tmp + "-raw.db", 100, 100000);
   } else {
     raw1 = pg_raw_rate(pg_base, 1, 2000);
     raw100 = pg_raw_rate(pg_base, 100, 100000);
-  }
-  if (own_file) {
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
   }
   if (succeeded != executions || failed != 0) {
     std::cerr << "engine_bench: only " << succeeded << " of " << executions
@@ -269,7 +294,7 @@ int run_w1(const std::string& url_in, const std::string& pg_base, int executions
   }
   const long long commits = after.commits - before.commits;
   if (json) {
-    std::cout << "{\"workload\":\"W1\",\"store\":\"" << store_url.substr(0, store_url.find(':'))
+    std::cout << "{\"workload\":\"W1\",\"store\":\"" << run.kind()
               << "\",\"executions\":" << executions << ",\"transitions\":" << transitions
               << ",\"seconds\":" << elapsed << ",\"transitions_per_s\":" << rate
               << ",\"commits\":" << commits << ",\"raw_rows_per_s_1\":" << raw1
@@ -277,7 +302,7 @@ int run_w1(const std::string& url_in, const std::string& pg_base, int executions
   } else {
     std::printf("W1 chain100 x %d on %s: %lld transitions in %.2f s = %.0f transitions/s, "
                 "%lld commits (%.1f executions steps per commit)\n",
-                executions, store_url.substr(0, store_url.find(':')).c_str(), transitions,
+                executions, run.kind().c_str(), transitions,
                 elapsed, rate, commits,
                 commits ? double(after.steps - before.steps) / commits : 0.0);
     if (raw1 > 0) {
@@ -370,30 +395,12 @@ int main(int argc, char** argv) {
 }
 
 int run_w2(const std::string& url_in, int executions, int clients, bool json) {
-  std::string store_url = url_in;
-  const std::string tmp = (std::filesystem::temp_directory_path() /
-                           ("stepd-engine-bench-w2-" + std::to_string(::getpid()))).string();
-  const bool own_file = store_url.empty();
-  if (own_file) store_url = "sqlite:" + tmp + ".db";
-  auto store = stepd::engine::open_store(store_url);
-  if (!store.ok()) {
-    std::cerr << "engine_bench: " << store.error().message << "\n";
-    return 1;
-  }
-  Engine engine(std::move(*store), EngineOptions{});
-  if (auto s = engine.start(); !s.ok()) {
-    std::cerr << "engine_bench: " << s.error().message << "\n";
-    return 1;
-  }
+  BenchRun run(url_in, "w2", "pipeline10", pipeline_definition());
+  if (!run.ok()) return 1;
+  Engine& engine = run.engine();
+  const std::string machine_arn = run.machine_arn();
   InstantTransport transport(engine);
   engine.set_task_transport(&transport);
-  auto created = engine.create_state_machine(
-      {"pipeline10-" + std::to_string(::getpid()), pipeline_definition(), "STANDARD", "", "[]"});
-  if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
-    std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
-    return 1;
-  }
-  const std::string machine_arn = std::get<stepd::engine::StateMachineRecord>(created).arn;
   std::atomic<int> next{0};
   std::vector<std::string> arns(static_cast<std::size_t>(executions));
   auto t0 = Clock::now();
@@ -420,9 +427,6 @@ int run_w2(const std::string& url_in, int executions, int clients, bool json) {
   const double elapsed = seconds_since(t0);
   const long long tasks = transport.tasks();
   engine.shutdown();
-  if (own_file) {
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
-  }
   if (succeeded != executions || tasks != 10LL * executions) {
     std::cerr << "engine_bench: W2: " << succeeded << " of " << executions << " succeeded, "
               << tasks << " tasks\n";
@@ -431,7 +435,7 @@ int run_w2(const std::string& url_in, int executions, int clients, bool json) {
   const double rate = tasks / elapsed;
   const double p50 = transport.percentile(0.50) / 1000.0;
   const double p99 = transport.percentile(0.99) / 1000.0;
-  const std::string kind = store_url.substr(0, store_url.find(':'));
+  const std::string kind = run.kind();
   if (json) {
     std::cout << "{\"workload\":\"W2\",\"store\":\"" << kind << "\",\"executions\":"
               << executions << ",\"tasks\":" << tasks << ",\"seconds\":" << elapsed
@@ -446,31 +450,13 @@ int run_w2(const std::string& url_in, int executions, int clients, bool json) {
 }
 
 int run_w3(const std::string& url_in, int executions, int clients, int wait_seconds, bool json) {
-  std::string store_url = url_in;
-  const std::string tmp = (std::filesystem::temp_directory_path() /
-                           ("stepd-engine-bench-w3-" + std::to_string(::getpid()))).string();
-  const bool own_file = store_url.empty();
-  if (own_file) store_url = "sqlite:" + tmp + ".db";
-  auto store = stepd::engine::open_store(store_url);
-  if (!store.ok()) {
-    std::cerr << "engine_bench: " << store.error().message << "\n";
-    return 1;
-  }
-  Engine engine(std::move(*store), EngineOptions{});
-  if (auto s = engine.start(); !s.ok()) {
-    std::cerr << "engine_bench: " << s.error().message << "\n";
-    return 1;
-  }
   const std::string definition = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":)" +
                                  std::to_string(wait_seconds) +
                                  R"(,"Next":"D"},"D":{"Type":"Succeed"}}})";
-  auto created = engine.create_state_machine(
-      {"waiting-" + std::to_string(::getpid()), definition, "STANDARD", "", "[]"});
-  if (auto* e = std::get_if<stepd::engine::ApiError>(&created)) {
-    std::cerr << "engine_bench: " << e->type << ": " << e->message << "\n";
-    return 1;
-  }
-  const std::string machine_arn = std::get<stepd::engine::StateMachineRecord>(created).arn;
+  BenchRun run(url_in, "w3", "waiting", definition);
+  if (!run.ok()) return 1;
+  Engine& engine = run.engine();
+  const std::string machine_arn = run.machine_arn();
   const long rss_before = rss_kib();
   std::atomic<int> next{0};
   auto t0 = Clock::now();
@@ -515,9 +501,6 @@ int run_w3(const std::string& url_in, int executions, int clients, int wait_seco
     page.next_token = p.next_token;
   }
   engine.shutdown();
-  if (own_file) {
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(tmp + ".db" + s);
-  }
   if (succeeded != executions) {
     std::cerr << "engine_bench: W3: " << succeeded << " of " << executions << " succeeded\n";
     return 1;
@@ -527,7 +510,7 @@ int run_w3(const std::string& url_in, int executions, int clients, int wait_seco
   const double p99 = lateness_ms[static_cast<std::size_t>(0.99 * (lateness_ms.size() - 1))];
   const double per_execution =
       static_cast<double>(rss_waiting - rss_before) * 1024.0 / executions;
-  const std::string kind = store_url.substr(0, store_url.find(':'));
+  const std::string kind = run.kind();
   if (json) {
     std::cout << "{\"workload\":\"W3\",\"store\":\"" << kind << "\",\"executions\":"
               << executions << ",\"start_seconds\":" << start_seconds
