@@ -80,6 +80,9 @@ std::string dump_compact(const Json& value);
 // AWS's name for a JSON value's type, as used in error causes ("string", "number", ...).
 std::string_view type_name(const Json& value);
 
+// Appends the UTF-8 encoding of code point cp (REQUIRES: a valid code point, not a surrogate).
+void append_utf8(std::string& out, char32_t cp);
+
 // Escapes one JSON Pointer reference token (RFC 6901: "~" -> "~0", "/" -> "~1").
 std::string pointer_token(std::string_view token);
 
