@@ -21,6 +21,9 @@ namespace stepd::engine {
 
 namespace {
 
+// The epoch of a fence for a partition this node does not hold: no lease has it.
+constexpr std::int64_t kNoEpoch = -1;
+
 Micros system_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -529,7 +532,7 @@ class Engine::Impl {
         reload_.clear();
         lock.unlock();
         for (const std::string& arn : reload) {
-          cores_.erase(arn);
+          drop_core(arn);
           (void)restore_execution(arn);
         }
         lock.lock();
@@ -540,6 +543,12 @@ class Engine::Impl {
         }
       }
       if (work.empty()) continue;
+      // Lease changes first: dropping the executions of a lost partition in the middle of the
+      // batch would leave the batch pointing at cores that no longer exist.
+      for (Command& c : work) {
+        if (c.kind == Command::Kind::Leases) apply_leases(c.leases);
+      }
+      std::erase_if(work, [](const Command& c) { return c.kind == Command::Kind::Leases; });
       Pending p;
       std::vector<ExecutionCore*> touched;
       std::unordered_set<ExecutionCore*> seen;
@@ -548,10 +557,14 @@ class Engine::Impl {
       };
       for (Command& c : work) step(c, p, touch);
       std::vector<std::string> evict;
+      std::set<int> partitions;  // written by this batch: each must carry its fence
       for (ExecutionCore* core : touched) {
         StepOutput out = core->take_output();
         const std::string arn = core->record().arn;
         p.touched.push_back(arn);
+        if (core->record().type != "EXPRESS" || out.finished) {
+          partitions.insert(core->record().partition);
+        }
         for (TaskDispatch& d : out.dispatch) {
           token_owner_[d.token] = arn;
           p.dispatch.push_back(std::move(d));
@@ -577,31 +590,18 @@ class Engine::Impl {
           evict.push_back(arn);
         } else if (out.finished) {
           p.finished.push_back(arn);
-          finished_partition_[arn] = core->record().partition;
-          for (const TaskDispatch& d : core->pending_tasks()) token_owner_.erase(d.token);
-          cores_.erase(arn);
+          drop_core(arn);
         }
       }
-      // Fencing: the batch lands only while this node still holds the partitions it writes.
-      std::set<int> partitions;
-      for (const ExecutionWrite& w : p.batch.writes) {
-        auto it = cores_.find(w.execution_arn);
-        if (it != cores_.end()) {
-          partitions.insert(it->second->record().partition);
-        } else if (w.create) {
-          partitions.insert(w.create->partition);
-        } else if (auto f = finished_partition_.find(w.execution_arn);
-                   f != finished_partition_.end()) {
-          partitions.insert(f->second);
-        }
-      }
+      // Fencing: the batch lands only while this node still holds the partitions it writes. A
+      // partition this node does not hold gets a fence that cannot hold, so that no write ever
+      // goes out unfenced (the batch is refused and its executions reloaded, or left to the
+      // node that holds them).
       for (int partition : partitions) {
         auto f = fences_.find(partition);
-        if (f != fences_.end()) {
-          p.batch.fences.push_back(Fence{partition, options_.node_id, f->second});
-        }
+        p.batch.fences.push_back(
+            Fence{partition, options_.node_id, f != fences_.end() ? f->second : kNoEpoch});
       }
-      finished_partition_.clear();
       // An execution that now only waits for a timer leaves memory; its timers stay armed and
       // it is rebuilt from the store when one fires (so waiting executions cost a timer entry).
       for (const std::string& arn : evict) {
@@ -740,8 +740,7 @@ class Engine::Impl {
         return;
       }
       case Command::Kind::Leases:
-        apply_leases(c.leases);
-        return;
+        return;  // applied before the batch is stepped (stepper_loop)
       case Command::Kind::Redrive: {
         auto reply = c.reply;
         if (cores_.count(c.record.arn) || !fences_.count(c.record.partition)) {
@@ -1037,17 +1036,14 @@ class Engine::Impl {
       for (const auto& [arn, core] : cores_) {
         if (lost.count(core->record().partition)) drop.push_back(arn);
       }
-      for (const std::string& arn : drop) {
-        for (const TaskDispatch& d : cores_[arn]->pending_tasks()) token_owner_.erase(d.token);
-        cores_.erase(arn);
-      }
+      for (const std::string& arn : drop) drop_core(arn);
       std::erase_if(evicted_partition_, [&](const auto& kv) { return lost.count(kv.second) > 0; });
     }
     if (!gained.empty()) {
       auto open = store_->open_executions(gained);
       if (open.ok()) {
         for (const std::string& arn : *open) {
-          if (cores_.count(arn)) cores_.erase(arn);
+          drop_core(arn);
           (void)restore_execution(arn);
         }
       }
@@ -1071,6 +1067,9 @@ class Engine::Impl {
     auto rec = store_->get_execution(arn);
     if (!rec.ok()) return rec.error();
     if (rec->status != "RUNNING") return Status();
+    // Only the node holding the partition steps the execution; another node's copy would only
+    // run its tasks and timers a second time.
+    if (!fences_.count(rec->partition)) return Status();
     auto machine = cached_machine(rec->machine_arn, rec->revision_id);
     if (!machine) {
       auto rev = store_->get_revision(rec->machine_arn, rec->revision_id);
@@ -1108,6 +1107,14 @@ class Engine::Impl {
   }
 
   // --- Helpers ------------------------------------------------------------------------------
+
+  // Forgets the in-memory core of `arn` and the task tokens that led to it.
+  void drop_core(const std::string& arn) {
+    auto it = cores_.find(arn);
+    if (it == cores_.end()) return;
+    for (const TaskDispatch& d : it->second->pending_tasks()) token_owner_.erase(d.token);
+    cores_.erase(it);
+  }
 
   Micros now() const { return options_.clock(); }
 
@@ -1188,7 +1195,6 @@ class Engine::Impl {
   std::unordered_map<std::string, std::unique_ptr<ExecutionCore>> cores_;
   std::unordered_map<std::string, std::string> token_owner_;
   std::map<int, std::int64_t> fences_;
-  std::unordered_map<std::string, int> finished_partition_;  // ended in the batch being built
   std::unordered_map<std::string, int> evicted_partition_;   // waiting on a timer, not in memory
 
   std::mutex partitions_mu_;
