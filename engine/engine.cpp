@@ -226,22 +226,22 @@ class Engine::Impl {
 
   // --- Executions ---------------------------------------------------------------------------
 
-  ApiResult<ExecutionRecord> start_execution(const StartRequest& r) {
+  void start_execution(const StartRequest& r, ExecutionReply done) {
     auto m = store_->get_state_machine(r.machine_arn);
-    if (!m.ok()) return machine_lookup_error(r.machine_arn, m.error());
+    if (!m.ok()) return done(machine_lookup_error(r.machine_arn, m.error()));
     std::string name = r.name.empty() ? random_uuid() : r.name;
-    if (auto why = invalid_name(name, "Execution")) return api_error("InvalidName", *why);
+    if (auto why = invalid_name(name, "Execution")) return done(api_error("InvalidName", *why));
     asl::Json input = asl::Json::parse(r.input, nullptr, false);
     if (input.is_discarded()) {
-      return api_error("InvalidExecutionInput",
-                       "Invalid State Machine Execution Input: the input is not valid JSON");
+      return done(api_error("InvalidExecutionInput",
+                       "Invalid State Machine Execution Input: the input is not valid JSON"));
     }
     if (r.input.size() > options_.core.max_payload_bytes) {
-      return api_error("InvalidExecutionInput",
-                       "The execution input is larger than the maximum of 262144 bytes");
+      return done(api_error("InvalidExecutionInput",
+                       "The execution input is larger than the maximum of 262144 bytes"));
     }
     auto machine = compiled(m->arn, m->revision_id, m->definition);
-    if (!machine) return api_error("InvalidDefinition", "the stored definition no longer loads");
+    if (!machine) return done(api_error("InvalidDefinition", "the stored definition no longer loads"));
 
     ExecutionRecord rec;
     rec.arn = execution_arn(m->name, name);
@@ -255,24 +255,21 @@ class Engine::Impl {
     rec.trace_header = r.trace_header;
     auto partition = pick_partition();
     if (!partition) {
-      return api_error("ServiceUnavailable",
-                       "this node holds no partition yet; retry, or send the request to another "
-                       "node");
+      return done(api_error("ServiceUnavailable",
+                            "this node holds no partition yet; retry, or send the request to "
+                            "another node"));
     }
     rec.partition = *partition;
 
     auto existing = store_->get_execution(rec.arn);
-    if (existing.ok()) return same_or_exists(*existing, rec.input);
+    if (existing.ok()) return done(same_or_exists(*existing, rec.input));
 
-    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
-    auto future = promise->get_future();
-    post(Command::start(std::move(rec), std::move(machine), promise));
-    return future.get();
+    post(Command::start(std::move(rec), std::move(machine), std::move(done)));
   }
 
   ApiResult<ExecutionRecord> start_sync_execution(const StartRequest& r,
                                                   std::chrono::milliseconds timeout) {
-    auto started = start_execution(r);
+    auto started = wait_reply([&](ExecutionReply done) { start_execution(r, std::move(done)); });
     if (auto* e = std::get_if<ApiError>(&started)) return *e;
     const ExecutionRecord& rec = std::get<ExecutionRecord>(started);
     auto done = wait_for(rec.arn, timeout);
@@ -307,41 +304,38 @@ class Engine::Impl {
     return *r;
   }
 
-  ApiResult<ExecutionRecord> stop_execution(const std::string& arn, const std::string& error,
-                                            const std::string& cause) {
+  void stop_execution(const std::string& arn, const std::string& error,
+                      const std::string& cause, ExecutionReply done) {
     auto e = store_->get_execution(arn);
-    if (!e.ok()) return execution_lookup_error(arn, e.error());
-    if (e->status != "RUNNING") return *e;  // AWS: stopping a finished execution is a no-op
-    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
-    auto future = promise->get_future();
+    if (!e.ok()) return done(execution_lookup_error(arn, e.error()));
+    if (e->status != "RUNNING") return done(*e);  // AWS: stopping a finished execution is a no-op
     Command c;
     c.kind = Command::Kind::Stop;
     c.arn = arn;
     c.error = error;
     c.cause = cause;
-    c.reply = promise;
+    c.reply = std::move(done);
     post(std::move(c));
-    return future.get();
   }
 
-  ApiResult<ExecutionRecord> redrive_execution(const std::string& arn) {
+  void redrive_execution(const std::string& arn, ExecutionReply done) {
     auto e = store_->get_execution(arn);
-    if (!e.ok()) return execution_lookup_error(arn, e.error());
+    if (!e.ok()) return done(execution_lookup_error(arn, e.error()));
     auto not_redrivable = [&](const std::string& why) {
       return api_error("ExecutionNotRedrivable",
                        "Execution '" + arn + "' cannot be redriven: " + why);
     };
-    if (e->type == "EXPRESS") return not_redrivable("it is an EXPRESS execution");
+    if (e->type == "EXPRESS") return done(not_redrivable("it is an EXPRESS execution"));
     if (e->status != "FAILED" && e->status != "TIMED_OUT" && e->status != "ABORTED") {
-      return not_redrivable("its status is " + e->status);
+      return done(not_redrivable("its status is " + e->status));
     }
     auto frames = store_->load_frames(arn);
-    if (!frames.ok()) return store_error(frames.error());
+    if (!frames.ok()) return done(store_error(frames.error()));
     asl::Json point;
     for (const FrameRecord& f : *frames) {
       if (f.frame_id == "#redrive") point = asl::Json::parse(f.data, nullptr, false);
     }
-    if (!point.is_object()) return not_redrivable("it ended before entering any state");
+    if (!point.is_object()) return done(not_redrivable("it ended before entering any state"));
     // The input the failed state was entered with: its StateEntered event.
     const long long entered = point.value("entered_event_id", 0LL);
     std::optional<asl::Json> input;
@@ -349,7 +343,7 @@ class Engine::Impl {
     page.max_results = 1000;
     while (!input) {
       auto h = store_->get_history(arn, page, /*reverse=*/true);
-      if (!h.ok()) return store_error(h.error());
+      if (!h.ok()) return done(store_error(h.error()));
       for (const HistoryEvent& ev : h->items) {
         if (ev.id != entered) continue;
         asl::Json details = asl::Json::parse(ev.details, nullptr, false);
@@ -363,24 +357,30 @@ class Engine::Impl {
       }
       page.next_token = h->next_token;
     }
-    if (!input || input->is_discarded()) return not_redrivable("its history lacks the input");
+    if (!input || input->is_discarded()) return done(not_redrivable("its history lacks the input"));
     auto machine = cached_machine(e->machine_arn, e->revision_id);
     if (!machine) {
       auto rev = store_->get_revision(e->machine_arn, e->revision_id);
-      if (!rev.ok()) return store_error(rev.error());
+      if (!rev.ok()) return done(store_error(rev.error()));
       machine = compiled(e->machine_arn, e->revision_id, rev->definition);
-      if (!machine) return not_redrivable("its definition no longer loads");
+      if (!machine) return done(not_redrivable("its definition no longer loads"));
     }
-    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
-    auto future = promise->get_future();
     Command c;
     c.kind = Command::Kind::Redrive;
     c.record = *e;
     c.machine = std::move(machine);
     c.redrive_point = std::move(point);
     c.redrive_input = std::move(*input);
-    c.reply = promise;
+    c.reply = std::move(done);
     post(std::move(c));
+  }
+
+  // Calls `call` with a reply and waits for the answer.
+  template <typename Call>
+  static ApiResult<ExecutionRecord> wait_reply(Call&& call) {
+    auto promise = std::make_shared<std::promise<ApiResult<ExecutionRecord>>>();
+    auto future = promise->get_future();
+    call([promise](ApiResult<ExecutionRecord> r) { promise->set_value(std::move(r)); });
     return future.get();
   }
 
@@ -463,11 +463,18 @@ class Engine::Impl {
   }
 
   Stats stats() const {
-    std::lock_guard lock(stats_mu_);
-    return stats_;
+    Stats out;
+    {
+      std::lock_guard lock(stats_mu_);
+      out = stats_;
+    }
+    std::lock_guard lock(timers_mu_);
+    out.timers_armed = static_cast<long long>(timers_.size());
+    return out;
   }
 
   Store& store() { return *store_; }
+  const EngineOptions& options() const { return options_; }
 
  private:
   // --- Commands to the stepper --------------------------------------------------------------
@@ -484,12 +491,12 @@ class Engine::Impl {
     std::string token;                               // Task, Heartbeat
     asl::Outcome outcome;                            // Task
     std::string error, cause;                        // Stop
-    std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> reply;  // Start, Stop
+    ExecutionReply reply;  // Start, Stop, Redrive
     std::function<void(ApiResult<bool>)> task_done;                    // Task, Heartbeat
     int attempt = 0;                                                   // Start: retries
 
     static Command start(ExecutionRecord r, std::shared_ptr<const asl::Machine> m,
-                         std::shared_ptr<std::promise<ApiResult<ExecutionRecord>>> p) {
+                         ExecutionReply p) {
       Command c;
       c.kind = Kind::Start;
       c.record = std::move(r);
@@ -511,6 +518,8 @@ class Engine::Impl {
     long long transitions = 0;
     std::size_t created = 0;
     std::vector<std::string> express_finished;
+    std::vector<std::string> started_machines;  // for the observer
+    std::vector<std::pair<std::string, std::string>> finished_machines;
   };
 
   void post(Command c) {
@@ -590,6 +599,9 @@ class Engine::Impl {
           evict.push_back(arn);
         } else if (out.finished) {
           p.finished.push_back(arn);
+          if (options_.observer != nullptr) {
+            p.finished_machines.emplace_back(core->record().machine_arn, core->record().status);
+          }
           drop_core(arn);
         }
       }
@@ -627,10 +639,10 @@ class Engine::Impl {
           auto reply = c.reply;
           if (it->second->record().input == c.record.input) {
             ExecutionRecord rec = it->second->record();
-            p.replies.push_back([reply, rec](const Status&) { reply->set_value(rec); });
+            p.replies.push_back([reply, rec](const Status&) { reply(rec); });
           } else {
             p.replies.push_back([reply, arn = c.record.arn](const Status&) {
-              reply->set_value(api_error("ExecutionAlreadyExists",
+              reply(api_error("ExecutionAlreadyExists",
                                          "Execution Already Exists: '" + arn + "'"));
             });
           }
@@ -641,7 +653,7 @@ class Engine::Impl {
           if (fences_.empty()) {
             auto reply = c.reply;
             p.replies.push_back([reply](const Status&) {
-              reply->set_value(api_error("ServiceUnavailable",
+              reply(api_error("ServiceUnavailable",
                                          "this node holds no partition; retry the request"));
             });
             return;
@@ -664,22 +676,23 @@ class Engine::Impl {
         ExecutionRecord rec = c.record;
         cores_[rec.arn] = std::move(core);
         ++p.created;
+        if (options_.observer != nullptr) p.started_machines.push_back(rec.machine_arn);
         touch(raw);
         auto reply = c.reply;
         auto machine = c.machine;
         const int attempt = c.attempt;
         p.replies.push_back([this, reply, rec, machine, attempt](const Status& s) {
           if (s.ok()) {
-            reply->set_value(rec);
+            reply(rec);
             return;
           }
           if (s.error().code == ErrorCode::Conflict) {
             auto existing = store_->get_execution(rec.arn);
             if (existing.ok()) {
               if (existing->status == "RUNNING" && existing->input == rec.input) {
-                reply->set_value(*existing);
+                reply(*existing);
               } else {
-                reply->set_value(api_error("ExecutionAlreadyExists",
+                reply(api_error("ExecutionAlreadyExists",
                                            "Execution Already Exists: '" + rec.arn + "'"));
               }
               return;
@@ -693,7 +706,7 @@ class Engine::Impl {
               return;
             }
           }
-          reply->set_value(store_error(s.error()));
+          reply(store_error(s.error()));
         });
         return;
       }
@@ -745,7 +758,7 @@ class Engine::Impl {
         auto reply = c.reply;
         if (cores_.count(c.record.arn) || !fences_.count(c.record.partition)) {
           p.replies.push_back([reply, arn = c.record.arn](const Status&) {
-            reply->set_value(api_error("ExecutionNotRedrivable",
+            reply(api_error("ExecutionNotRedrivable",
                                        "Execution '" + arn + "' is running or is stepped by "
                                        "another node"));
           });
@@ -757,7 +770,7 @@ class Engine::Impl {
                                            options_.core);
         if (!core.ok()) {
           p.replies.push_back([reply, error = core.error()](const Status&) {
-            reply->set_value(api_error("ExecutionNotRedrivable", error.message));
+            reply(api_error("ExecutionNotRedrivable", error.message));
           });
           return;
         }
@@ -768,9 +781,9 @@ class Engine::Impl {
         touch(raw);
         p.replies.push_back([reply, rec](const Status& s) {
           if (s.ok()) {
-            reply->set_value(rec);
+            reply(rec);
           } else {
-            reply->set_value(store_error(s.error()));
+            reply(store_error(s.error()));
           }
         });
         return;
@@ -784,9 +797,9 @@ class Engine::Impl {
           p.replies.push_back([reply, store, arn](const Status&) {
             auto e = store->get_execution(arn);
             if (e.ok()) {
-              reply->set_value(*e);
+              reply(*e);
             } else {
-              reply->set_value(api_error("ExecutionDoesNotExist",
+              reply(api_error("ExecutionDoesNotExist",
                                          "Execution Does Not Exist: '" + arn + "'"));
             }
           });
@@ -798,9 +811,9 @@ class Engine::Impl {
         ExecutionRecord rec = core->record();
         p.replies.push_back([reply, rec](const Status& s) {
           if (s.ok()) {
-            reply->set_value(rec);
+            reply(rec);
           } else {
-            reply->set_value(store_error(s.error()));
+            reply(store_error(s.error()));
           }
         });
         return;
@@ -866,12 +879,26 @@ class Engine::Impl {
         commit_cv_.notify_all();
       }
       Status s;
+      Micros commit_micros = 0;
       if (!p.batch.writes.empty()) {
         CommitConflict conflict;
+        const auto began = std::chrono::steady_clock::now();
         s = store_->commit(p.batch, &conflict);
+        commit_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - began)
+                            .count();
         // A lease lost to another node: renew now, so this node stops writing for those
         // partitions at once instead of at its next renewal.
         if (!s.ok() && !conflict.lost_partitions.empty()) lease_cv_.notify_all();
+      }
+      if (s.ok() && options_.observer != nullptr && !p.batch.writes.empty()) {
+        CommitInfo info;
+        info.writes = p.batch.writes.size();
+        info.transitions = p.transitions;
+        info.commit_micros = commit_micros;
+        info.started = std::move(p.started_machines);
+        info.finished = std::move(p.finished_machines);
+        options_.observer->on_commit(info);
       }
       after_commit(p, s);
     }
@@ -1218,7 +1245,7 @@ class Engine::Impl {
   bool committer_stop_ = false;
   std::thread committer_;
 
-  std::mutex timers_mu_;
+  mutable std::mutex timers_mu_;
   std::condition_variable timers_cv_;
   std::priority_queue<TimerRecord, std::vector<TimerRecord>, TimerLater> timers_;
   std::thread timer_thread_;
@@ -1264,7 +1291,10 @@ ApiResult<bool> Engine::delete_state_machine(const std::string& arn) {
   return impl_->delete_state_machine(arn);
 }
 ApiResult<ExecutionRecord> Engine::start_execution(const StartRequest& r) {
-  return impl_->start_execution(r);
+  return Impl::wait_reply([&](ExecutionReply done) { impl_->start_execution(r, std::move(done)); });
+}
+void Engine::start_execution_async(const StartRequest& r, ExecutionReply done) {
+  impl_->start_execution(r, std::move(done));
 }
 ApiResult<ExecutionRecord> Engine::start_sync_execution(const StartRequest& r,
                                                         std::chrono::milliseconds timeout) {
@@ -1284,10 +1314,18 @@ ApiResult<Page<HistoryEvent>> Engine::get_history(const std::string& arn,
 ApiResult<ExecutionRecord> Engine::stop_execution(const std::string& arn,
                                                   const std::string& error,
                                                   const std::string& cause) {
-  return impl_->stop_execution(arn, error, cause);
+  return Impl::wait_reply(
+      [&](ExecutionReply done) { impl_->stop_execution(arn, error, cause, std::move(done)); });
+}
+void Engine::stop_execution_async(const std::string& arn, const std::string& error,
+                                  const std::string& cause, ExecutionReply done) {
+  impl_->stop_execution(arn, error, cause, std::move(done));
 }
 ApiResult<ExecutionRecord> Engine::redrive_execution(const std::string& arn) {
-  return impl_->redrive_execution(arn);
+  return Impl::wait_reply([&](ExecutionReply done) { impl_->redrive_execution(arn, std::move(done)); });
+}
+void Engine::redrive_execution_async(const std::string& arn, ExecutionReply done) {
+  impl_->redrive_execution(arn, std::move(done));
 }
 ApiResult<ExecutionRecord> Engine::wait_for(const std::string& arn,
                                             std::chrono::milliseconds timeout) {
@@ -1305,6 +1343,7 @@ ApiResult<bool> Engine::heartbeat_task(const std::string& token) {
 }
 void Engine::fire_due_timers() { impl_->fire_due_timers(); }
 Engine::Stats Engine::stats() const { return impl_->stats(); }
+const EngineOptions& Engine::options() const { return impl_->options(); }
 Store& Engine::store() { return impl_->store(); }
 
 }  // namespace stepd::engine

@@ -35,6 +35,23 @@ class TaskTransport {
   virtual void cancel(const std::string& token) { (void)token; }
 };
 
+// What each durable batch did, for metrics.
+struct CommitInfo {
+  std::size_t writes = 0;          // execution steps in the batch
+  long long transitions = 0;       // states entered
+  Micros commit_micros = 0;        // time the store took to make it durable
+  std::vector<std::string> started;                          // machine ARN per new execution
+  std::vector<std::pair<std::string, std::string>> finished;  // machine ARN, final status
+};
+
+// Told about every durable batch, on the committer thread: it must be quick and must not block
+// or call back into the engine.
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  virtual void on_commit(const CommitInfo& info) = 0;
+};
+
 struct EngineOptions {
   std::string region = "local";
   std::string account = "000000000000";
@@ -55,6 +72,7 @@ struct EngineOptions {
   // The clock. Tests inject a fake one and call Engine::fire_due_timers themselves.
   std::function<Micros()> clock;
   bool timer_thread = true;       // false: timers fire only through fire_due_timers()
+  EngineObserver* observer = nullptr;  // not owned; outlives the engine
 };
 
 struct CreateMachineRequest {
@@ -83,6 +101,10 @@ struct ApiError {
 template <typename T>
 using ApiResult = std::variant<T, ApiError>;
 
+// Answers an execution operation. Called once, on an engine thread (or the caller's, for an
+// answer known before the engine is involved); it must not block.
+using ExecutionReply = std::function<void(ApiResult<ExecutionRecord>)>;
+
 class Engine {
  public:
   Engine(std::unique_ptr<Store> store, EngineOptions options);
@@ -110,6 +132,9 @@ class Engine {
   // AWS: the same name and input while it runs returns the same execution; another input, or a
   // finished execution of that name, is ExecutionAlreadyExists.
   ApiResult<ExecutionRecord> start_execution(const StartRequest& request);
+  // The same without waiting for the commit: `done` is called once the start is durable (or
+  // refused). The request's lookups run on the calling thread.
+  void start_execution_async(const StartRequest& request, ExecutionReply done);
   // Starts and waits until the execution ends (or `timeout` passes: the record then says
   // RUNNING).
   ApiResult<ExecutionRecord> start_sync_execution(const StartRequest& request,
@@ -121,10 +146,13 @@ class Engine {
                                             bool reverse);
   ApiResult<ExecutionRecord> stop_execution(const std::string& arn, const std::string& error,
                                             const std::string& cause);
+  void stop_execution_async(const std::string& arn, const std::string& error,
+                            const std::string& cause, ExecutionReply done);
   // RedriveExecution: a FAILED, TIMED_OUT or ABORTED STANDARD execution continues from the state
   // it failed in (entered again with the input it had), keeping what succeeded before;
   // ExecutionNotRedrivable otherwise. A Parallel or Map state that failed runs again whole.
   ApiResult<ExecutionRecord> redrive_execution(const std::string& arn);
+  void redrive_execution_async(const std::string& arn, ExecutionReply done);
   // Waits until the execution ends or `timeout` passes; returns its record.
   ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout);
 
@@ -148,11 +176,13 @@ class Engine {
     long long transitions = 0;      // states entered
     long long open_executions = 0;      // running
     long long resident_executions = 0;  // running and held in memory (not evicted)
+    long long timers_armed = 0;         // timers waiting in memory to fire
     int partitions_held = 0;
   };
   Stats stats() const;
 
   Store& store();
+  const EngineOptions& options() const;
 
  private:
   class Impl;

@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   nlohmann-json3-dev libvalijson-dev libcli11-dev
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev libspdlog-dev libfmt-dev
+  awscli wrk
 )
 
 missing=()

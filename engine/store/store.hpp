@@ -233,6 +233,26 @@ struct ExecutionFilter {
   std::string status;        // "" for all
 };
 
+// One entry of the audit log (every mutating API call).
+struct AuditRecord {
+  std::int64_t id = 0;  // assigned by the store on append: increasing
+  Micros time = 0;
+  std::string key_id;     // who (API key id, or "anonymous")
+  std::string remote;     // from where
+  std::string operation;  // e.g. "StartExecution"
+  std::string resource;   // the ARN acted on, "" when none
+  std::string outcome;    // "ok" or the error name
+  std::string request_id;
+
+  bool operator==(const AuditRecord&) const = default;
+};
+
+struct AuditQuery {
+  std::string key_id;     // "" for all
+  std::string operation;  // "" for all
+  std::string resource;   // "" for all
+};
+
 struct PartitionLease {
   int partition = 0;
   std::string node;
@@ -265,6 +285,9 @@ class Store {
   virtual Result<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) = 0;
   // Removes the machine and its revisions; its executions remain readable. NotFound when absent.
   virtual Status delete_state_machine(std::string_view arn) = 0;
+  // Replaces the machine's tags (JSON text [{"key":..,"value":..}]) without a new revision.
+  // NotFound when the machine does not exist.
+  virtual Status set_state_machine_tags(std::string_view arn, const std::string& tags_json) = 0;
 
   // --- Executions -----------------------------------------------------------------------------
   // Applies the batch atomically and durably. Conflict (with *conflict filled when given) when a
@@ -300,6 +323,13 @@ class Store {
   virtual Result<TaskRecord> get_task(std::string_view token) = 0;
   // Ordered by token.
   virtual Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) = 0;
+
+  // --- Audit log ----------------------------------------------------------------------------
+  // Appends the entries in one transaction, in order; their ids are assigned (increasing).
+  virtual Status append_audit(const std::vector<AuditRecord>& entries) = 0;
+  // Newest first (id descending), filtered (every non-empty field of the query must match).
+  virtual Result<Page<AuditRecord>> list_audit(const AuditQuery& query,
+                                               const PageRequest& page) = 0;
 
   // --- Partition leases (several nodes on one database) ---------------------------------------
   // Takes every partition in [0, partitions) that is free or expired at `now`, and renews those

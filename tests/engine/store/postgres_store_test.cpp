@@ -118,6 +118,15 @@ class ScratchStore final : public Store {
   Status delete_state_machine(std::string_view arn) override {
     return inner_->delete_state_machine(arn);
   }
+  Status set_state_machine_tags(std::string_view arn, const std::string& tags) override {
+    return inner_->set_state_machine_tags(arn, tags);
+  }
+  Status append_audit(const std::vector<AuditRecord>& entries) override {
+    return inner_->append_audit(entries);
+  }
+  Result<Page<AuditRecord>> list_audit(const AuditQuery& q, const PageRequest& p) override {
+    return inner_->list_audit(q, p);
+  }
   Status commit(const CommitBatch& b, CommitConflict* c = nullptr) override {
     return inner_->commit(b, c);
   }

@@ -1,0 +1,359 @@
+#include "server/operations/operations.hpp"
+
+#include "asl/core/json.hpp"
+
+#include <chrono>
+
+namespace stepd::server {
+
+using engine::Micros;
+
+namespace {
+
+Micros wall_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ApiError error(std::string type, std::string message) {
+  return ApiError{std::move(type), std::move(message), {}};
+}
+
+// What a call needs.
+enum class Access { Read, Write };
+
+// AWS: a malformed ARN is InvalidArn, "Invalid Arn: '<why>: <arn>'". `kind` is the resource
+// type the operation expects ("stateMachine", "execution").
+std::optional<ApiError> check_arn(const std::string& arn, std::string_view kind) {
+  // arn:aws:states:REGION:ACCOUNT:KIND:NAME[:...]
+  std::vector<std::string_view> parts;
+  std::string_view rest = arn;
+  while (true) {
+    auto colon = rest.find(':');
+    parts.push_back(rest.substr(0, colon));
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  auto bad = [&](std::string why) {
+    return error("InvalidArn", "Invalid Arn: '" + why + ": " + arn + "'");
+  };
+  if (parts.size() < 7 || parts[0] != "arn" || parts[1].empty()) {
+    return bad("Invalid ARN prefix");
+  }
+  if (parts[2] != "states") return bad("Service not valid in this context");
+  if (parts[5] != kind) return bad("Resource type not valid in this context");
+  for (std::size_t i = 6; i < parts.size(); ++i) {
+    if (parts[i].empty()) return bad("Resource name not valid");
+  }
+  const std::size_t want = kind == "execution" ? 8 : 7;
+  if (parts.size() != want) return bad("Resource name not valid");
+  return std::nullopt;
+}
+
+template <typename T>
+std::string outcome_of(const ApiResult<T>& r) {
+  if (const auto* e = std::get_if<ApiError>(&r)) return e->type;
+  return "ok";
+}
+
+}  // namespace
+
+Operations::Operations(engine::Engine& engine, AuditLog* audit) : engine_(engine), audit_(audit) {}
+
+namespace {
+
+// Role check: AWS answers AccessDeniedException.
+std::optional<ApiError> deny(const Caller& caller, Access access, std::string_view operation,
+                             const std::string& resource) {
+  const bool allowed = caller.role == Role::Admin ||
+                       (caller.role == Role::ReadOnly && access == Access::Read);
+  if (allowed) return std::nullopt;
+  return error("AccessDeniedException",
+               "User: " + caller.key_id + " is not authorized to perform: states:" +
+                   std::string(operation) + (resource.empty() ? "" : " on resource: " + resource));
+}
+
+}  // namespace
+
+// Records a mutating call once its outcome is known.
+#define STEPD_AUDIT(op, resource, outcome)                                         \
+  do {                                                                             \
+    if (audit_ != nullptr) {                                                       \
+      audit_->record(AuditEntry{0, wall_now(), caller.key_id, caller.remote, op,   \
+                                resource, outcome, caller.request_id});            \
+    }                                                                              \
+  } while (false)
+
+ApiResult<StateMachineRecord> Operations::create_state_machine(
+    const Caller& caller, const engine::CreateMachineRequest& request) {
+  if (auto e = deny(caller, Access::Write, "CreateStateMachine", "")) return *e;
+  auto r = engine_.create_state_machine(request);
+  const auto* m = std::get_if<StateMachineRecord>(&r);
+  STEPD_AUDIT("CreateStateMachine", m ? m->arn : request.name, outcome_of(r));
+  return r;
+}
+
+ApiResult<StateMachineRecord> Operations::update_state_machine(
+    const Caller& caller, const std::string& arn, const std::optional<std::string>& definition,
+    const std::optional<std::string>& role_arn) {
+  if (auto e = deny(caller, Access::Write, "UpdateStateMachine", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  auto r = engine_.update_state_machine(arn, definition, role_arn);
+  STEPD_AUDIT("UpdateStateMachine", arn, outcome_of(r));
+  return r;
+}
+
+ApiResult<StateMachineRecord> Operations::describe_state_machine(const Caller& caller,
+                                                                 const std::string& arn) {
+  if (auto e = deny(caller, Access::Read, "DescribeStateMachine", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  return engine_.describe_state_machine(arn);
+}
+
+ApiResult<Page<StateMachineRecord>> Operations::list_state_machines(const Caller& caller,
+                                                                    const PageRequest& page) {
+  if (auto e = deny(caller, Access::Read, "ListStateMachines", "")) return *e;
+  return engine_.list_state_machines(page);
+}
+
+ApiResult<bool> Operations::delete_state_machine(const Caller& caller, const std::string& arn) {
+  if (auto e = deny(caller, Access::Write, "DeleteStateMachine", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  auto r = engine_.delete_state_machine(arn);
+  STEPD_AUDIT("DeleteStateMachine", arn, outcome_of(r));
+  return r;
+}
+
+ApiResult<Validation> Operations::validate_definition(const Caller& caller,
+                                                      const std::string& definition,
+                                                      const std::string& type) {
+  if (auto e = deny(caller, Access::Read, "ValidateStateMachineDefinition", "")) return *e;
+  if (type != "STANDARD" && type != "EXPRESS") {
+    return error("ValidationException",
+                 "1 validation error detected: Value '" + type +
+                     "' at 'type' failed to satisfy constraint: Member must satisfy enum value "
+                     "set: [STANDARD, EXPRESS]");
+  }
+  asl::LoadResult loaded = asl::load_definition(std::string_view(definition),
+                                                engine_.options().load);
+  Validation v;
+  v.ok = loaded.ok();
+  v.diagnostics = std::move(loaded.diagnostics);
+  return v;
+}
+
+ApiResult<StateMachineRecord> Operations::describe_state_machine_for_execution(
+    const Caller& caller, const std::string& arn) {
+  if (auto e = deny(caller, Access::Read, "DescribeStateMachineForExecution", arn)) return *e;
+  if (auto e = check_arn(arn, "execution")) return *e;
+  auto exec = engine_.describe_execution(arn);
+  if (auto* e = std::get_if<ApiError>(&exec)) return *e;
+  const ExecutionRecord& x = std::get<ExecutionRecord>(exec);
+  auto machine = engine_.store().get_state_machine(x.machine_arn);
+  auto revision = engine_.store().get_revision(x.machine_arn, x.revision_id);
+  if (!revision.ok()) {
+    return error("StateMachineDoesNotExist",
+                 "State Machine Does Not Exist: '" + x.machine_arn + "'");
+  }
+  StateMachineRecord out;
+  if (machine.ok()) out = *machine;
+  out.arn = x.machine_arn;
+  out.type = x.type;
+  out.definition = revision->definition;
+  out.role_arn = revision->role_arn;
+  out.revision_id = revision->revision_id;
+  out.updated = revision->created;
+  if (out.name.empty()) {
+    auto colon = x.machine_arn.rfind(':');
+    out.name = colon == std::string::npos ? x.machine_arn : x.machine_arn.substr(colon + 1);
+  }
+  return out;
+}
+
+void Operations::start_execution_async(const Caller& caller, engine::StartRequest request,
+                                       engine::ExecutionReply done) {
+  if (auto e = deny(caller, Access::Write, "StartExecution", request.machine_arn)) {
+    return done(*e);
+  }
+  if (auto e = check_arn(request.machine_arn, "stateMachine")) return done(*e);
+  if (request.trace_header.empty()) request.trace_header = caller.traceparent;
+  if (audit_ == nullptr) {
+    engine_.start_execution_async(request, std::move(done));
+    return;
+  }
+  engine_.start_execution_async(
+      request, [this, caller, machine = request.machine_arn,
+                done = std::move(done)](ApiResult<ExecutionRecord> r) {
+        const auto* x = std::get_if<ExecutionRecord>(&r);
+        STEPD_AUDIT("StartExecution", x ? x->arn : machine, outcome_of(r));
+        done(std::move(r));
+      });
+}
+
+ApiResult<ExecutionRecord> Operations::start_sync_execution(const Caller& caller,
+                                                            engine::StartRequest request,
+                                                            std::chrono::milliseconds timeout) {
+  if (auto e = deny(caller, Access::Write, "StartSyncExecution", request.machine_arn)) return *e;
+  if (auto e = check_arn(request.machine_arn, "stateMachine")) return *e;
+  if (request.trace_header.empty()) request.trace_header = caller.traceparent;
+  auto r = engine_.start_sync_execution(request, timeout);
+  const auto* x = std::get_if<ExecutionRecord>(&r);
+  STEPD_AUDIT("StartSyncExecution", x ? x->arn : request.machine_arn, outcome_of(r));
+  return r;
+}
+
+ApiResult<ExecutionRecord> Operations::describe_execution(const Caller& caller,
+                                                          const std::string& arn) {
+  if (auto e = deny(caller, Access::Read, "DescribeExecution", arn)) return *e;
+  if (auto e = check_arn(arn, "execution")) return *e;
+  return engine_.describe_execution(arn);
+}
+
+ApiResult<Page<ExecutionRecord>> Operations::list_executions(const Caller& caller,
+                                                             const engine::ExecutionFilter& filter,
+                                                             const PageRequest& page) {
+  if (auto e = deny(caller, Access::Read, "ListExecutions", filter.machine_arn)) return *e;
+  if (!filter.machine_arn.empty()) {
+    if (auto e = check_arn(filter.machine_arn, "stateMachine")) return *e;
+  }
+  return engine_.list_executions(filter, page);
+}
+
+ApiResult<Page<HistoryEvent>> Operations::get_history(const Caller& caller,
+                                                      const std::string& arn,
+                                                      const PageRequest& page, bool reverse) {
+  if (auto e = deny(caller, Access::Read, "GetExecutionHistory", arn)) return *e;
+  if (auto e = check_arn(arn, "execution")) return *e;
+  return engine_.get_history(arn, page, reverse);
+}
+
+void Operations::stop_execution_async(const Caller& caller, const std::string& arn,
+                                      const std::string& error_name, const std::string& cause,
+                                      engine::ExecutionReply done) {
+  if (auto e = deny(caller, Access::Write, "StopExecution", arn)) return done(*e);
+  if (auto e = check_arn(arn, "execution")) return done(*e);
+  engine_.stop_execution_async(
+      arn, error_name, cause,
+      [this, caller, arn, done = std::move(done)](ApiResult<ExecutionRecord> r) {
+        STEPD_AUDIT("StopExecution", arn, outcome_of(r));
+        done(std::move(r));
+      });
+}
+
+void Operations::redrive_execution_async(const Caller& caller, const std::string& arn,
+                                         engine::ExecutionReply done) {
+  if (auto e = deny(caller, Access::Write, "RedriveExecution", arn)) return done(*e);
+  if (auto e = check_arn(arn, "execution")) return done(*e);
+  engine_.redrive_execution_async(
+      arn, [this, caller, arn, done = std::move(done)](ApiResult<ExecutionRecord> r) {
+        STEPD_AUDIT("RedriveExecution", arn, outcome_of(r));
+        done(std::move(r));
+      });
+}
+
+namespace {
+
+std::vector<Tag> parse_tags(const std::string& json) {
+  std::vector<Tag> out;
+  asl::Json tags = asl::Json::parse(json, nullptr, false);
+  if (!tags.is_array()) return out;
+  for (const asl::Json& t : tags) {
+    if (!t.is_object()) continue;
+    out.push_back(Tag{t.value("key", std::string()), t.value("value", std::string())});
+  }
+  return out;
+}
+
+std::string dump_tags(const std::vector<Tag>& tags) {
+  asl::Json out = asl::Json::array();
+  for (const Tag& t : tags) out.push_back(asl::Json{{"key", t.key}, {"value", t.value}});
+  return out.dump();
+}
+
+// AWS: tags name state machines (and activities); keys 1-128 characters, values up to 256.
+std::optional<ApiError> check_tags(const std::vector<Tag>& tags) {
+  for (const Tag& t : tags) {
+    if (t.key.empty() || t.key.size() > 128) {
+      return error("ValidationException", "Tag keys must be 1 to 128 characters long");
+    }
+    if (t.value.size() > 256) {
+      return error("ValidationException", "Tag values must be at most 256 characters long");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResult<bool> Operations::tag_resource(const Caller& caller, const std::string& arn,
+                                         const std::vector<Tag>& tags) {
+  if (auto e = deny(caller, Access::Write, "TagResource", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  if (auto e = check_tags(tags)) return *e;
+  auto m = engine_.describe_state_machine(arn);
+  if (auto* e = std::get_if<ApiError>(&m)) {
+    STEPD_AUDIT("TagResource", arn, e->type);
+    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
+  }
+  std::vector<Tag> merged = parse_tags(std::get<StateMachineRecord>(m).tags_json);
+  for (const Tag& t : tags) {
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const Tag& x) { return x.key == t.key; });
+    if (it != merged.end()) {
+      it->value = t.value;
+    } else {
+      merged.push_back(t);
+    }
+  }
+  if (merged.size() > 50) {
+    return error("TooManyTags", "Too many tags: a resource has at most 50 tags");
+  }
+  engine::Status s = engine_.store().set_state_machine_tags(arn, dump_tags(merged));
+  STEPD_AUDIT("TagResource", arn, s.ok() ? "ok" : "InternalError");
+  if (!s.ok()) return error("InternalError", s.error().message);
+  return true;
+}
+
+ApiResult<bool> Operations::untag_resource(const Caller& caller, const std::string& arn,
+                                           const std::vector<std::string>& keys) {
+  if (auto e = deny(caller, Access::Write, "UntagResource", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  auto m = engine_.describe_state_machine(arn);
+  if (std::holds_alternative<ApiError>(m)) {
+    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
+  }
+  std::vector<Tag> tags = parse_tags(std::get<StateMachineRecord>(m).tags_json);
+  std::erase_if(tags, [&](const Tag& t) {
+    return std::find(keys.begin(), keys.end(), t.key) != keys.end();
+  });
+  engine::Status s = engine_.store().set_state_machine_tags(arn, dump_tags(tags));
+  STEPD_AUDIT("UntagResource", arn, s.ok() ? "ok" : "InternalError");
+  if (!s.ok()) return error("InternalError", s.error().message);
+  return true;
+}
+
+ApiResult<std::vector<Tag>> Operations::list_tags_for_resource(const Caller& caller,
+                                                               const std::string& arn) {
+  if (auto e = deny(caller, Access::Read, "ListTagsForResource", arn)) return *e;
+  if (auto e = check_arn(arn, "stateMachine")) return *e;
+  auto m = engine_.describe_state_machine(arn);
+  if (std::holds_alternative<ApiError>(m)) {
+    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
+  }
+  return parse_tags(std::get<StateMachineRecord>(m).tags_json);
+}
+
+ApiResult<Page<AuditEntry>> Operations::list_audit(const Caller& caller, const AuditFilter& filter,
+                                                   const PageRequest& page) {
+  // The audit log shows who did what: for admins only.
+  if (caller.role != Role::Admin) {
+    return error("AccessDeniedException", "User: " + caller.key_id +
+                                              " is not authorized to read the audit log");
+  }
+  if (audit_ == nullptr) return error("ValidationException", "no audit log is kept");
+  return audit_->list(filter, page);
+}
+
+#undef STEPD_AUDIT
+
+}  // namespace stepd::server
