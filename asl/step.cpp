@@ -126,11 +126,17 @@ Json map_item_input(const State& map_state, const RunItems& run, std::size_t ind
 
 Json map_item_input(const State& map_state, const Json& item, std::size_t index,
                     const Json& effective_input, const StepContext& ctx) {
+  Json context;
+  return map_item_input(map_state, item, index, effective_input, context, ctx);
+}
+
+Json map_item_input(const State& map_state, const Json& item, std::size_t index,
+                    const Json& effective_input, Json& context, const StepContext& ctx) {
   assert(map_state.type == StateType::Map);
   const auto& map = std::get<MapState>(map_state.body);
   if (!map.item_selector) return item;
   detail::StepEnv env(map_state, ctx);
-  Json context = build_context_object(map_state, ctx);
+  if (context.is_null()) context = build_context_object(map_state, ctx);
   context["Map"]["Item"]["Index"] = index;
   context["Map"]["Item"]["Value"] = item;
   EvalContext e;

@@ -130,6 +130,11 @@ Json map_item_input(const State& map_state, const RunItems& run, std::size_t ind
 // `effective_input` the RunItems' effective_input.
 Json map_item_input(const State& map_state, const Json& item, std::size_t index,
                     const Json& effective_input, const StepContext& ctx);
+// The same with a context object kept by the caller across the items of one Map run: built on
+// the first call (when `context` is null), then only its "Map.Item" member changes. This saves
+// copying the execution input (part of "$$") for every item of a large Map.
+Json map_item_input(const State& map_state, const Json& item, std::size_t index,
+                    const Json& effective_input, Json& context, const StepContext& ctx);
 
 // Whether `failed` failures out of `total` iterations exceed the Map's tolerance.
 bool exceeds_tolerated_failures(const RunItems& run, std::size_t failed, std::size_t total);

@@ -129,6 +129,10 @@ class Engine::Impl {
     }
     cv_.notify_all();
     timers_cv_.notify_all();
+    {
+      std::lock_guard lock(lease_mu_);  // the lease thread is either waiting or will see it
+      lease_stop_ = true;
+    }
     lease_cv_.notify_all();
     if (stepper_.joinable()) stepper_.join();
     {
@@ -371,6 +375,11 @@ class Engine::Impl {
     c.machine = std::move(machine);
     c.redrive_point = std::move(point);
     c.redrive_input = std::move(*input);
+    if (c.redrive_point.contains("group_total")) {
+      auto results = store_->load_map_results(arn);
+      if (!results.ok()) return done(store_error(results.error()));
+      c.redrive_results = std::move(*results);
+    }
     c.reply = std::move(done);
     post(std::move(c));
   }
@@ -483,6 +492,7 @@ class Engine::Impl {
     enum class Kind { Start, Task, Heartbeat, Timer, Stop, Leases, Redrive } kind = Kind::Timer;
     asl::Json redrive_point;                         // Redrive
     asl::Json redrive_input;                         // Redrive
+    std::vector<MapResultRecord> redrive_results;    // Redrive
     std::vector<PartitionLease> leases;              // Leases: what this node holds now
     ExecutionRecord record;                          // Start
     std::shared_ptr<const asl::Machine> machine;     // Start
@@ -765,7 +775,7 @@ class Engine::Impl {
           return;
         }
         auto core = ExecutionCore::redrive(c.machine, c.record, c.redrive_point,
-                                           std::move(c.redrive_input), now(),
+                                           c.redrive_results, std::move(c.redrive_input), now(),
                                            [] { return random_hex(32); }, random_.get(),
                                            options_.core);
         if (!core.ok()) {
@@ -1025,10 +1035,7 @@ class Engine::Impl {
     std::unique_lock lock(lease_mu_);
     for (;;) {
       lease_cv_.wait_for(lock, period);
-      {
-        std::lock_guard l(mu_);
-        if (!running_) return;
-      }
+      if (lease_stop_) return;
       auto leases = take_leases();
       if (!leases.ok()) continue;  // the store is away: fences stop stale writes meanwhile
       Command c;
@@ -1230,6 +1237,7 @@ class Engine::Impl {
   std::size_t stepper_pick_ = 0;  // stepper thread only
   std::mutex lease_mu_;
   std::condition_variable lease_cv_;
+  bool lease_stop_ = false;  // under lease_mu_
   std::thread lease_thread_;
 
   std::mutex mu_;

@@ -150,7 +150,8 @@ class Engine {
                             const std::string& cause, ExecutionReply done);
   // RedriveExecution: a FAILED, TIMED_OUT or ABORTED STANDARD execution continues from the state
   // it failed in (entered again with the input it had), keeping what succeeded before;
-  // ExecutionNotRedrivable otherwise. A Parallel or Map state that failed runs again whole.
+  // ExecutionNotRedrivable otherwise. AWS: a Parallel or Map state that failed runs again only
+  // its branches or iterations that did not succeed.
   ApiResult<ExecutionRecord> redrive_execution(const std::string& arn);
   void redrive_execution_async(const std::string& arn, ExecutionReply done);
   // Waits until the execution ends or `timeout` passes; returns its record.

@@ -30,10 +30,16 @@ asl::TimePoint to_time(Micros us) { return asl::TimePoint(std::chrono::microseco
 Micros seconds_to_micros(double s) { return static_cast<Micros>(std::llround(s * 1e6)); }
 
 constexpr char kExecutionTimeoutTimer[] = "execution-timeout";
+// A running Map's frame keeps beside it, written once when the Map starts, what does not change
+// while it runs: {"items", "input" (the state's raw input), "child_input" (ItemSelector's "$")}.
+// The frame itself, rewritten as iterations finish, stays small however large these are.
 constexpr char kItemsSuffix[] = "#items";
 // Where a failed execution can be redriven from: the root frame's state and variables, kept
 // (as a record beside the frames) when the execution ends FAILED, TIMED_OUT or ABORTED.
 constexpr char kRedrivePoint[] = "#redrive";
+// Beside it, when the root failed in a Parallel or Map state: the output of every branch or
+// iteration that succeeded (index = child index). A redrive runs only the others (AWS).
+constexpr char kRedriveResults[] = "#redrive-results";
 // Saga extension (docs/saga.md), kept in map-result rows so each entry is written once:
 //  "<frame>#saga", index n: entry n of the frame's saga log;
 //  "<frame>#branches", index i: the saga log of child i of the frame's Parallel or Map state;
@@ -83,8 +89,18 @@ struct ChildGroup {
   std::optional<double> tolerated_percentage;
   std::optional<StatesError> error;  // the error that fails the group
   std::vector<Json> results;          // by child index; null until done
+  std::vector<bool> done;              // by child index: succeeded (its result is in results)
   Json items;                          // Map: the items (stored once, in "<frame>#items")
   Json child_input;                    // Parallel: every branch's input; Map: ItemSelector's "$"
+  Json item_context;                   // Map: "$$" for ItemSelector, built once (not stored)
+};
+
+// The children of a root Parallel or Map group that succeeded, by index, kept for a redrive.
+struct RedrivePrior {
+  std::string state;
+  long long seq = 0;    // which run of the group
+  long long total = 0;  // its number of children
+  std::vector<std::pair<long long, Json>> outputs;
 };
 
 // Saga extension: the compensations running after the execution failed (or timed out).
@@ -219,8 +235,12 @@ class ExecutionCore::Impl {
     for (auto& [id, rec] : items) {
       auto it = frames_.find(id);
       if (it == frames_.end()) continue;
-      it->second->group.items = Json::parse(rec->data);
-      it->second->items_stored = true;
+      Json side = Json::parse(rec->data);
+      Frame& f = *it->second;
+      f.group.items = std::move(side["items"]);
+      f.input = std::move(side["input"]);
+      f.group.child_input = std::move(side["child_input"]);
+      f.items_stored = true;
     }
     if (record_.compensation) {
       comp_.outcomes = Json::parse(*record_.compensation, nullptr, false);
@@ -233,6 +253,7 @@ class ExecutionCore::Impl {
       ChildGroup& g = it->second->group;
       if (r.index >= 0 && r.index < static_cast<long long>(g.results.size())) {
         g.results[static_cast<std::size_t>(r.index)] = Json::parse(r.output);
+        g.done[static_cast<std::size_t>(r.index)] = true;
       }
     }
     return Status();
@@ -331,7 +352,8 @@ class ExecutionCore::Impl {
 
   // RedriveExecution: enters again the state the root frame failed in, with `input` (the input
   // it was entered with) and the variables it had, after an ExecutionRedriven event.
-  Status redrive(const Json& point, Json input, Micros now) {
+  Status redrive(const Json& point, const std::vector<MapResultRecord>& results, Json input,
+                 Micros now) {
     const State* state = machine_->find(point.value("state", std::string()));
     if (state == nullptr) {
       return Error{ErrorCode::InvalidArgument,
@@ -355,6 +377,14 @@ class ExecutionCore::Impl {
     event(root, "ExecutionRedriven",
           [&](Json& d) { d["redriveCount"] = record_.redrive_count; });
     deleted_frames_.insert(kRedrivePoint);
+    if (point.contains("group_total")) {
+      RedrivePrior prior{state->name, 0, point.value("group_total", 0LL), {}};
+      for (const MapResultRecord& r : results) {
+        if (r.frame_id == kRedriveResults) prior.outputs.emplace_back(r.index, Json::parse(r.output));
+      }
+      redrive_prior_ = std::move(prior);
+      delete_results(kRedriveResults);
+    }
     if (machine_->timeout_seconds) {
       exec_timeout_due_ = now + seconds_to_micros(static_cast<double>(*machine_->timeout_seconds));
       arm_timer(kExecutionTimeoutTimer, exec_timeout_due_);
@@ -380,7 +410,11 @@ class ExecutionCore::Impl {
       write_.frames_put.push_back(FrameRecord{id, save_frame(*it->second).dump()});
       Frame& f = *it->second;
       if (f.group.is_map && f.waiting == Waiting::Children && !f.items_stored) {
-        write_.frames_put.push_back(FrameRecord{id + kItemsSuffix, f.group.items.dump()});
+        Json side = Json::object();
+        side["items"] = f.group.items;
+        side["input"] = f.input;
+        side["child_input"] = f.group.child_input;
+        write_.frames_put.push_back(FrameRecord{id + kItemsSuffix, side.dump()});
         f.items_stored = true;
       }
     }
@@ -404,6 +438,7 @@ class ExecutionCore::Impl {
   const ExecutionRecord& record() const { return record_; }
   bool finished() const { return finished_; }
   long long states_entered() const { return states_entered_; }
+  std::size_t frame_count() const { return frames_.size(); }
 
   std::vector<TaskDispatch> pending_tasks() const {
     std::vector<TaskDispatch> out;
@@ -569,10 +604,11 @@ class ExecutionCore::Impl {
 
   // AWS: an execution's history holds at most 25,000 events; one that would need more fails.
   // Checked between steps of a frame, each of which appends a few events, so the room kept
-  // back covers the last step and the ExecutionFailed event.
+  // back covers the last step and the ExecutionFailed event. Without a history (EXPRESS) there
+  // is nothing to outgrow.
   bool history_full() {
     constexpr long long kRoom = 16;
-    if (finished_ || options_.max_history_events <= 0 ||
+    if (finished_ || !options_.record_history || options_.max_history_events <= 0 ||
         record_.last_event_id + kRoom < options_.max_history_events) {
       return false;
     }
@@ -765,8 +801,10 @@ class ExecutionCore::Impl {
     g.total = static_cast<long long>(par.branches.size());
     g.limit = g.total;
     g.results.assign(par.branches.size(), Json());
+    g.done.assign(par.branches.size(), false);
     g.child_input = std::move(run.branch_input);
     dirty(f);
+    if (seed_from_redrive(f)) return;
     pump(f);
   }
 
@@ -785,6 +823,7 @@ class ExecutionCore::Impl {
     g.tolerated_count = run.tolerated_failure_count;
     g.tolerated_percentage = run.tolerated_failure_percentage;
     g.results.assign(static_cast<std::size_t>(length), Json());
+    g.done.assign(static_cast<std::size_t>(length), false);
     g.items = std::move(run.items);
     g.child_input = std::move(run.effective_input);
     f.items_stored = false;
@@ -793,7 +832,45 @@ class ExecutionCore::Impl {
       complete_group(f);
       return;
     }
+    if (seed_from_redrive(f)) return;
     pump(f);
+  }
+
+  // What a redrive keeps of f's group: the outputs of the children that succeeded.
+  static RedrivePrior prior_of(const Frame& f) {
+    const ChildGroup& g = f.group;
+    RedrivePrior prior{f.state->name, f.group_seq, g.total, {}};
+    for (std::size_t i = 0; i < g.done.size(); ++i) {
+      if (g.done[i]) prior.outputs.emplace_back(static_cast<long long>(i), g.results[i]);
+    }
+    return prior;
+  }
+
+  // A redrive of a root that failed in this Parallel or Map state: the branches or iterations
+  // that succeeded before count as done with their old outputs (AWS reruns only the failed and
+  // the unstarted ones). True when that completed the group.
+  bool seed_from_redrive(Frame& f) {
+    if (!redrive_prior_ || f.parent != nullptr || f.state->name != redrive_prior_->state) {
+      return false;
+    }
+    RedrivePrior prior = std::move(*redrive_prior_);
+    redrive_prior_.reset();
+    ChildGroup& g = f.group;
+    if (prior.total != g.total) return false;  // other items than before: run them all
+    for (auto& [index, output] : prior.outputs) {
+      if (index < 0 || index >= g.total) continue;
+      const auto i = static_cast<std::size_t>(index);
+      if (g.done[i]) continue;
+      write_.map_results_put.push_back(MapResultRecord{f.id, index, asl::dump_compact(output)});
+      g.results[i] = std::move(output);
+      g.done[i] = true;
+      ++g.succeeded;
+    }
+    if (g.succeeded == g.total) {
+      complete_group(f);
+      return true;
+    }
+    return false;
   }
 
   // Starts children while the group's limit allows.
@@ -801,6 +878,7 @@ class ExecutionCore::Impl {
     ChildGroup& g = f.group;
     while (g.next < g.total && g.active < g.limit && !g.error) {
       const long long i = g.next++;
+      if (g.done[static_cast<std::size_t>(i)]) continue;  // succeeded before a redrive
       ++g.active;
       if (g.is_map) {
         const auto& map = std::get<asl::MapState>(f.state->body);
@@ -838,7 +916,7 @@ class ExecutionCore::Impl {
     const Json& item = f.group.items.at(static_cast<std::size_t>(i));
     if (!map.item_selector) return item;
     return asl::map_item_input(*f.state, item, static_cast<std::size_t>(i), f.group.child_input,
-                               ctx(f));
+                               f.group.item_context, ctx(f));
   }
 
   static std::string child_id(const Frame& parent, long long i) {
@@ -861,6 +939,7 @@ class ExecutionCore::Impl {
       write_.map_results_put.push_back(
           MapResultRecord{parent.id, index, asl::dump_compact(output)});
       g.results[static_cast<std::size_t>(index)] = std::move(output);
+      g.done[static_cast<std::size_t>(index)] = true;
     } else {
       ++g.failed;
       if (g.is_map) {
@@ -928,6 +1007,10 @@ class ExecutionCore::Impl {
     if (g.error) {
       event(f, g.is_map ? "MapStateFailed" : "ParallelStateFailed", nullptr);
       outcome = *g.error;
+      if (f.parent == nullptr) {
+        // Kept in case this failure ends the execution: a redrive then reruns only the rest.
+        failed_group_ = prior_of(f);
+      }
     } else {
       event(f, g.is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", nullptr);
       Json results = Json::array();
@@ -1369,6 +1452,22 @@ class ExecutionCore::Impl {
       Json vars = Json::object();
       for (const auto& [k, v] : root->vars.own()) vars[k] = v;
       point["vars"] = std::move(vars);
+      // A Parallel or Map state that failed (or was stopped): what its children achieved.
+      std::optional<RedrivePrior> prior;
+      if (root->waiting == Waiting::Children) {
+        prior = prior_of(*root);
+      } else if (failed_group_ && failed_group_->state == root->state->name &&
+                 failed_group_->seq == root->group_seq) {
+        prior = std::move(failed_group_);
+      }
+      delete_results(kRedriveResults);
+      if (prior) {
+        point["group_total"] = prior->total;
+        for (auto& [index, output] : prior->outputs) {
+          write_.map_results_put.push_back(
+              MapResultRecord{kRedriveResults, index, asl::dump_compact(output)});
+        }
+      }
       redrive_point_ = FrameRecord{kRedrivePoint, point.dump()};
     }
     if (root) remove_frame(*root);
@@ -1506,7 +1605,8 @@ class ExecutionCore::Impl {
     if (f.parent_group_seq != 0) d["parent_group_seq"] = f.parent_group_seq;
     if (f.state) d["state"] = f.state->name;
     d["waiting"] = waiting_name(f.waiting);
-    if (f.waiting != Waiting::None) d["input"] = f.input;
+    const bool map_running = f.waiting == Waiting::Children && f.group.is_map;
+    if (f.waiting != Waiting::None && !map_running) d["input"] = f.input;  // else: "#items"
     if (f.waiting == Waiting::Timer) d["then"] = f.then_output;
     if (!f.retry_attempts.empty()) d["retry_attempts"] = f.retry_attempts;
     d["retry_count"] = f.retry_count;
@@ -1537,7 +1637,8 @@ class ExecutionCore::Impl {
       const ChildGroup& g = f.group;
       Json group = {{"map", g.is_map},   {"total", g.total},         {"next", g.next},
                     {"active", g.active}, {"succeeded", g.succeeded}, {"failed", g.failed},
-                    {"limit", g.limit},  {"child_input", g.child_input}};
+                    {"limit", g.limit}};
+      if (!g.is_map) group["child_input"] = g.child_input;  // a Map's is in "#items"
       if (g.tolerated_count) group["tolerated_count"] = *g.tolerated_count;
       if (g.tolerated_percentage) group["tolerated_percentage"] = *g.tolerated_percentage;
       d["group"] = std::move(group);
@@ -1636,6 +1737,7 @@ class ExecutionCore::Impl {
         cg.tolerated_percentage = g["tolerated_percentage"].get<double>();
       }
       cg.results.assign(static_cast<std::size_t>(cg.total), Json());
+      cg.done.assign(static_cast<std::size_t>(cg.total), false);
     }
     if (parent == nullptr) {
       timer_seq_ = d.value("timer_seq", 0LL);
@@ -1703,6 +1805,10 @@ class ExecutionCore::Impl {
   std::set<std::string> dirty_;
   std::set<std::string> deleted_frames_;
   std::optional<FrameRecord> redrive_point_;
+  // The root's Parallel or Map group that last failed (kept for the redrive point), and, in a
+  // redriven execution, what that group had achieved (seeds it when the state is entered).
+  std::optional<RedrivePrior> failed_group_;
+  std::optional<RedrivePrior> redrive_prior_;
   std::deque<Work> queue_;
   long long timer_seq_ = 0;
   long long states_entered_ = 0;
@@ -1744,11 +1850,13 @@ Result<std::unique_ptr<ExecutionCore>> ExecutionCore::restore(
 
 Result<std::unique_ptr<ExecutionCore>> ExecutionCore::redrive(
     std::shared_ptr<const Machine> machine, ExecutionRecord record, const Json& redrive_point,
-    Json input, Micros now, TokenFactory tokens, asl::RandomSource* random,
-    const CoreOptions& options) {
+    const std::vector<MapResultRecord>& map_results, Json input, Micros now, TokenFactory tokens,
+    asl::RandomSource* random, const CoreOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(machine), std::move(record), std::move(tokens),
                                      random, options);
-  if (Status s = impl->redrive(redrive_point, std::move(input), now); !s.ok()) return s.error();
+  if (Status s = impl->redrive(redrive_point, map_results, std::move(input), now); !s.ok()) {
+    return s.error();
+  }
   return std::unique_ptr<ExecutionCore>(new ExecutionCore(std::move(impl)));
 }
 
@@ -1770,5 +1878,6 @@ bool ExecutionCore::finished() const { return impl_->finished(); }
 std::vector<TaskDispatch> ExecutionCore::pending_tasks() const { return impl_->pending_tasks(); }
 std::vector<TimerRecord> ExecutionCore::pending_timers() const { return impl_->pending_timers(); }
 long long ExecutionCore::states_entered() const { return impl_->states_entered(); }
+std::size_t ExecutionCore::frame_count() const { return impl_->frame_count(); }
 
 }  // namespace stepd::engine

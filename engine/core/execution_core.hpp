@@ -108,10 +108,13 @@ class ExecutionCore {
   // the state its root scope failed in, entered again with `input` (the input it was entered
   // with the first time), keeping the variables and everything that succeeded before.
   // `redrive_point` is the JSON of the "#redrive" record the core wrote when the execution
-  // ended. A Parallel or Map state that failed runs again as a whole.
+  // ended, `map_results` the execution's map-result rows. AWS: a Parallel or Map state that
+  // failed (or was stopped) runs again only its branches or iterations that did not succeed;
+  // the others keep their outputs (a branch that runs again starts from its first state).
   static Result<std::unique_ptr<ExecutionCore>> redrive(
       std::shared_ptr<const asl::Machine> machine, ExecutionRecord record,
-      const Json& redrive_point, Json input, Micros now, TokenFactory tokens,
+      const Json& redrive_point, const std::vector<MapResultRecord>& map_results, Json input,
+      Micros now, TokenFactory tokens,
       asl::RandomSource* random, const CoreOptions& options = {});
 
   ~ExecutionCore();
@@ -139,6 +142,9 @@ class ExecutionCore {
   std::vector<TimerRecord> pending_timers() const;
   // States entered so far, nested ones included (transitions).
   long long states_entered() const;
+  // Frames held in memory: the root, and each running Parallel branch and Map iteration (with
+  // their own nested ones). A Map holds only its running iterations, never all of its items'.
+  std::size_t frame_count() const;
 
   class Impl;
 

@@ -161,6 +161,22 @@ $fn$;
     R"sql(
 ALTER TABLE executions ADD COLUMN compensation TEXT;
 )sql",
+    // 3: the audit log, one row per mutating API call; ids come from an identity sequence, so
+    // they only grow. Each filter has an index ending in id, for "newest first" under it.
+    R"sql(
+CREATE TABLE audit (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  time BIGINT NOT NULL,
+  key_id TEXT COLLATE "C" NOT NULL,
+  remote TEXT NOT NULL,
+  operation TEXT COLLATE "C" NOT NULL,
+  resource TEXT COLLATE "C" NOT NULL,
+  outcome TEXT NOT NULL,
+  request_id TEXT NOT NULL);
+CREATE INDEX audit_by_key ON audit (key_id, id);
+CREATE INDEX audit_by_operation ON audit (operation, id);
+CREATE INDEX audit_by_resource ON audit (resource, id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -207,6 +223,12 @@ enum class Q : int {
   PutTasks,
   ExecutionStates,
   FenceStates,
+  SetMachineTags,
+  InsertAudit,
+  ListAudit,
+  ListAuditByKey,
+  ListAuditByOperation,
+  ListAuditByResource,
   kCount,
 };
 
@@ -226,6 +248,7 @@ struct StatementDef {
 #define STEPD_TASK_COLUMNS                                                              \
   "token, execution_arn, frame_id, state_name, resource, activity_arn, input, status, " \
   "worker_name, scheduled, heartbeat_due, timeout_due, partition"
+#define STEPD_AUDIT_COLUMNS "id, time, key_id, remote, operation, resource, outcome, request_id"
 
 const std::vector<StatementDef>& statements() {
   static const std::vector<StatementDef> defs = {
@@ -423,6 +446,40 @@ const std::vector<StatementDef>& statements() {
       {Q::FenceStates,
        "SELECT partition, node, epoch FROM partitions WHERE partition = ANY($1)",
        {kInt4Array}},
+      {Q::SetMachineTags,
+       "WITH u AS (UPDATE state_machines SET tags_json = $2 WHERE arn = $1 RETURNING 1) "
+       "SELECT count(*) FROM u",
+       {kText, kText}},
+      // The batch's rows in order, so their identity values follow the order of the batch.
+      {Q::InsertAudit,
+       "INSERT INTO audit (time, key_id, remote, operation, resource, outcome, request_id) "
+       "SELECT t, k, r, o, s, c, q FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], "
+       "$5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS a(t, k, r, o, s, c, q, n) "
+       "ORDER BY n",
+       {kInt8Array, kTextArray, kTextArray, kTextArray, kTextArray, kTextArray, kTextArray}},
+      // Newest first from before id $1, at most $2 rows; $3 key_id, $4 operation, $5 resource
+      // ("" for any). One statement per leading filter, so each has a plan on that filter's
+      // index (resource, then key, then operation: the most selective first).
+      {Q::ListAudit,
+       "SELECT " STEPD_AUDIT_COLUMNS " FROM audit WHERE id < $1 "
+       "AND ($3 = '' OR key_id = $3) AND ($4 = '' OR operation = $4) "
+       "AND ($5 = '' OR resource = $5) ORDER BY id DESC LIMIT $2",
+       {kInt8, kInt8, kText, kText, kText}},
+      {Q::ListAuditByKey,
+       "SELECT " STEPD_AUDIT_COLUMNS " FROM audit WHERE key_id = $3 AND id < $1 "
+       "AND ($4 = '' OR operation = $4) AND ($5 = '' OR resource = $5) "
+       "ORDER BY id DESC LIMIT $2",
+       {kInt8, kInt8, kText, kText, kText}},
+      {Q::ListAuditByOperation,
+       "SELECT " STEPD_AUDIT_COLUMNS " FROM audit WHERE operation = $4 AND id < $1 "
+       "AND ($3 = '' OR key_id = $3) AND ($5 = '' OR resource = $5) "
+       "ORDER BY id DESC LIMIT $2",
+       {kInt8, kInt8, kText, kText, kText}},
+      {Q::ListAuditByResource,
+       "SELECT " STEPD_AUDIT_COLUMNS " FROM audit WHERE resource = $5 AND id < $1 "
+       "AND ($3 = '' OR key_id = $3) AND ($4 = '' OR operation = $4) "
+       "ORDER BY id DESC LIMIT $2",
+       {kInt8, kInt8, kText, kText, kText}},
   };
   static const bool checked = [] {
     assert(defs.size() == static_cast<std::size_t>(Q::kCount));
@@ -436,6 +493,7 @@ const std::vector<StatementDef>& statements() {
 #undef STEPD_MACHINE_COLUMNS
 #undef STEPD_EXECUTION_COLUMNS
 #undef STEPD_TASK_COLUMNS
+#undef STEPD_AUDIT_COLUMNS
 
 const StatementDef& def(Q q) { return statements()[static_cast<std::size_t>(q)]; }
 
@@ -1079,18 +1137,9 @@ class PostgresStore final : public Store {
                                       std::string_view revision_id) override;
   Result<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) override;
   Status delete_state_machine(std::string_view arn) override;
-  Status set_state_machine_tags(std::string_view arn, const std::string& tags_json) override {
-    (void)arn; (void)tags_json;
-    return Error{ErrorCode::Internal, "set_state_machine_tags: not built yet"};  // TODO(audit)
-  }
-  Status append_audit(const std::vector<AuditRecord>& entries) override {
-    (void)entries;
-    return Error{ErrorCode::Internal, "append_audit: not built yet"};  // TODO(audit)
-  }
-  Result<Page<AuditRecord>> list_audit(const AuditQuery& query, const PageRequest& page) override {
-    (void)query; (void)page;
-    return Error{ErrorCode::Internal, "list_audit: not built yet"};  // TODO(audit)
-  }
+  Status set_state_machine_tags(std::string_view arn, const std::string& tags_json) override;
+  Status append_audit(const std::vector<AuditRecord>& entries) override;
+  Result<Page<AuditRecord>> list_audit(const AuditQuery& query, const PageRequest& page) override;
   Status commit(const CommitBatch& batch, CommitConflict* conflict) override;
   Result<ExecutionRecord> get_execution(std::string_view arn) override;
   Result<Page<ExecutionRecord>> list_executions(const ExecutionFilter& filter,
@@ -1345,6 +1394,81 @@ Status PostgresStore::delete_state_machine(std::string_view arn) {
     return error(ErrorCode::NotFound, "state machine " + std::string(arn) + " does not exist");
   }
   return {};
+}
+
+Status PostgresStore::set_state_machine_tags(std::string_view arn, const std::string& tags_json) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::SetMachineTags).params;
+  p.text(arn);
+  p.text(tags_json);
+  auto res = run_simple("set_state_machine_tags", calls, false);
+  if (!res.ok()) return res.error();
+  if (i64((*res)[0].get(), 0, 0) == 0) {
+    return error(ErrorCode::NotFound, "state machine " + std::string(arn) + " does not exist");
+  }
+  return {};
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+Status PostgresStore::append_audit(const std::vector<AuditRecord>& entries) {
+  if (entries.empty()) return {};
+  ArrayBuilder time(kInt8), key(kText), remote(kText), operation(kText), resource(kText),
+      outcome(kText), request(kText);
+  for (const AuditRecord& a : entries) {
+    time.add(a.time);
+    key.add(std::string_view(a.key_id));
+    remote.add(std::string_view(a.remote));
+    operation.add(std::string_view(a.operation));
+    resource.add(std::string_view(a.resource));
+    outcome.add(std::string_view(a.outcome));
+    request.add(std::string_view(a.request_id));
+  }
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::InsertAudit).params;
+  for (ArrayBuilder* a : {&time, &key, &remote, &operation, &resource, &outcome, &request}) {
+    p.array(std::move(*a));
+  }
+  auto res = run_simple("append_audit", calls, false);
+  if (!res.ok()) return res.error();
+  return {};
+}
+
+Result<Page<AuditRecord>> PostgresStore::list_audit(const AuditQuery& query,
+                                                    const PageRequest& page) {
+  if (Status s = check_page(page); !s.ok()) return s.error();
+  std::int64_t before = std::numeric_limits<std::int64_t>::max();
+  if (!page.next_token.empty()) {
+    auto fields = read_token(page.next_token, 'a', 1);
+    if (!fields) return invalid_token();
+    auto id = parse_i64((*fields)[0]);
+    if (!id) return invalid_token();
+    before = *id;
+  }
+  const Q q = !query.resource.empty()    ? Q::ListAuditByResource
+              : !query.key_id.empty()    ? Q::ListAuditByKey
+              : !query.operation.empty() ? Q::ListAuditByOperation
+                                         : Q::ListAudit;
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(q).params;
+  p.int8(before);
+  p.int8(page.max_results + 1);
+  p.text(query.key_id);
+  p.text(query.operation);
+  p.text(query.resource);
+  auto res = run_simple("list_audit", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  Page<AuditRecord> out;
+  const int n = std::min(PQntuples(r), page.max_results);
+  out.items.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    out.items.push_back(AuditRecord{i64(r, i, 0), i64(r, i, 1), str(r, i, 2), str(r, i, 3),
+                                    str(r, i, 4), str(r, i, 5), str(r, i, 6), str(r, i, 7)});
+  }
+  if (PQntuples(r) > page.max_results) {
+    out.next_token = make_token('a', {std::to_string(out.items.back().id)});
+  }
+  return out;
 }
 
 // --- commit

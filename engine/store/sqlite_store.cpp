@@ -26,7 +26,7 @@ namespace {
 // page per execution (measured: ~42 against ~280 pages written per such commit;
 // bench/store_bench.cpp). The status indexes are touched only by updates that set status
 // (kUpdateExecutionStatus).
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE state_machines (
   arn TEXT PRIMARY KEY NOT NULL,
@@ -144,6 +144,24 @@ CREATE TABLE partitions (
     R"sql(
 ALTER TABLE executions ADD COLUMN compensation TEXT;
 )sql",
+    // 3: the audit log, one row per mutating API call. AUTOINCREMENT: an id is never handed out
+    // twice, even after the newest rows are deleted, so ids only grow. An index on one column
+    // also holds the rowid (the id), so each filter index serves "newest first" by itself.
+    R"sql(
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  remote TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  request_id TEXT NOT NULL
+);
+CREATE INDEX audit_by_key ON audit (key_id);
+CREATE INDEX audit_by_operation ON audit (operation);
+CREATE INDEX audit_by_resource ON audit (resource);
+)sql",
 };
 
 // --- Statements ---------------------------------------------------------------------------------
@@ -177,6 +195,7 @@ constexpr const char* kGetRevision =
     "machine_arn = ?1 AND revision_id = ?2";
 constexpr const char* kDeleteMachine = "DELETE FROM state_machines WHERE arn = ?1";
 constexpr const char* kDeleteRevisions = "DELETE FROM revisions WHERE machine_arn = ?1";
+constexpr const char* kSetMachineTags = "UPDATE state_machines SET tags_json = ?2 WHERE arn = ?1";
 
 #define STEPD_EXECUTION_COLUMNS                                                                  \
   "arn, machine_arn, revision_id, name, type, status, input, output, error, cause, start_time, " \
@@ -260,6 +279,32 @@ constexpr const char* kDeleteTask = "DELETE FROM tasks WHERE token = ?1";
 constexpr const char* kGetTask = "SELECT " STEPD_TASK_COLUMNS " FROM tasks WHERE token = ?1";
 constexpr const char* kTasksOfExecution =
     "SELECT " STEPD_TASK_COLUMNS " FROM tasks WHERE execution_arn = ?1 ORDER BY token";
+
+constexpr const char* kInsertAudit =
+    "INSERT INTO audit (time, key_id, remote, operation, resource, outcome, request_id) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+// The audit query for each combination of filters (bit 0: key_id ?2, bit 1: operation ?3, bit 2:
+// resource ?4), newest first from before id ?1, at most ?5 rows. Only the filters in use appear,
+// so the planner can pick the index of one of them. Kept for the process's life: a statement is
+// cached by the address of its text.
+const std::array<std::string, 8>& list_audit_queries() {
+  static const std::array<std::string, 8> queries = [] {
+    std::array<std::string, 8> out;
+    for (int mask = 0; mask < 8; ++mask) {
+      std::string sql =
+          "SELECT id, time, key_id, remote, operation, resource, outcome, request_id FROM audit "
+          "WHERE id < ?1";
+      if (mask & 1) sql += " AND key_id = ?2";
+      if (mask & 2) sql += " AND operation = ?3";
+      if (mask & 4) sql += " AND resource = ?4";
+      sql += " ORDER BY id DESC LIMIT ?5";
+      out[static_cast<std::size_t>(mask)] = std::move(sql);
+    }
+    return out;
+  }();
+  return queries;
+}
 
 constexpr const char* kFence = "SELECT node, epoch FROM partitions WHERE id = ?1";
 constexpr const char* kRenewLeases = "UPDATE partitions SET expires = ?2 WHERE node = ?1";
@@ -1088,6 +1133,17 @@ Status SqliteStore::delete_state_machine(std::string_view arn) {
   });
 }
 
+Status SqliteStore::set_state_machine_tags(std::string_view arn, const std::string& tags_json) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kSetMachineTags);
+    st.bind(1, arn);
+    st.bind(2, tags_json);
+    STEPD_TRY(st.run("set the tags of a state machine"));
+    if (st.changes() == 0) return not_found("state machine " + std::string(arn));
+    return {};
+  });
+}
+
 // --- Commit -------------------------------------------------------------------------------------
 
 Status SqliteStore::commit(const CommitBatch& batch, CommitConflict* conflict) {
@@ -1426,6 +1482,64 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks_of_execution(std::string_view
       if (!row) return row.error();
       if (!*row) break;
       out.push_back(read_task(st));
+    }
+    return out;
+  });
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+
+Status SqliteStore::append_audit(const std::vector<AuditRecord>& entries) {
+  if (entries.empty()) return {};
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kInsertAudit);
+    for (const AuditRecord& a : entries) {
+      st.bind(1, a.time);
+      st.bind(2, a.key_id);
+      st.bind(3, a.remote);
+      st.bind(4, a.operation);
+      st.bind(5, a.resource);
+      st.bind(6, a.outcome);
+      st.bind(7, a.request_id);
+      STEPD_TRY(st.run("append to the audit log"));
+      st.reset();
+    }
+    return {};
+  });
+}
+
+Result<Page<AuditRecord>> SqliteStore::list_audit(const AuditQuery& query,
+                                                  const PageRequest& page) {
+  STEPD_TRY(check_page_size(page));
+  std::int64_t before = std::numeric_limits<std::int64_t>::max();
+  if (!page.next_token.empty()) {
+    auto key = parse_token(page.next_token, 'A');
+    if (!key || !key->second.empty()) return bad_token();
+    std::optional<std::int64_t> id = parse_i64(key->first);
+    if (!id) return bad_token();
+    before = *id;
+  }
+  const int mask = (query.key_id.empty() ? 0 : 1) | (query.operation.empty() ? 0 : 2) |
+                   (query.resource.empty() ? 0 : 4);
+  const char* sql = list_audit_queries()[static_cast<std::size_t>(mask)].c_str();
+  return impl_->read([&](Conn& c) -> Result<Page<AuditRecord>> {
+    STEPD_PREPARE(st, c, sql);
+    st.bind(1, before);
+    if (mask & 1) st.bind(2, query.key_id);
+    if (mask & 2) st.bind(3, query.operation);
+    if (mask & 4) st.bind(4, query.resource);
+    st.bind(5, page.max_results + 1);
+    Page<AuditRecord> out;
+    for (;;) {
+      Result<bool> row = st.step("list the audit log");
+      if (!row) return row.error();
+      if (!*row) break;
+      if (static_cast<int>(out.items.size()) == page.max_results) {
+        out.next_token = make_token('A', std::to_string(out.items.back().id));
+        break;
+      }
+      out.items.push_back(AuditRecord{st.i64(0), st.i64(1), st.text(2), st.text(3), st.text(4),
+                                      st.text(5), st.text(6), st.text(7)});
     }
     return out;
   });

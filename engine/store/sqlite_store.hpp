@@ -72,18 +72,10 @@ class SqliteStore final : public Store {
                                       std::string_view revision_id) override;
   Result<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) override;
   Status delete_state_machine(std::string_view arn) override;
-  Status set_state_machine_tags(std::string_view arn, const std::string& tags_json) override {
-    (void)arn; (void)tags_json;
-    return Error{ErrorCode::Internal, "set_state_machine_tags: not built yet"};  // TODO(audit)
-  }
-  Status append_audit(const std::vector<AuditRecord>& entries) override {
-    (void)entries;
-    return Error{ErrorCode::Internal, "append_audit: not built yet"};  // TODO(audit)
-  }
-  Result<Page<AuditRecord>> list_audit(const AuditQuery& query, const PageRequest& page) override {
-    (void)query; (void)page;
-    return Error{ErrorCode::Internal, "list_audit: not built yet"};  // TODO(audit)
-  }
+  Status set_state_machine_tags(std::string_view arn, const std::string& tags_json) override;
+  // append_audit is one transaction (one fsync) whatever the number of entries.
+  Status append_audit(const std::vector<AuditRecord>& entries) override;
+  Result<Page<AuditRecord>> list_audit(const AuditQuery& query, const PageRequest& page) override;
 
   Status commit(const CommitBatch& batch, CommitConflict* conflict = nullptr) override;
   Result<ExecutionRecord> get_execution(std::string_view arn) override;

@@ -2,6 +2,7 @@
 
 #include "asl/core/json.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace stepd::server {
@@ -76,32 +77,46 @@ std::optional<ApiError> deny(const Caller& caller, Access access, std::string_vi
 
 }  // namespace
 
-// Records a mutating call once its outcome is known.
-#define STEPD_AUDIT(op, resource, outcome)                                         \
-  do {                                                                             \
-    if (audit_ != nullptr) {                                                       \
-      audit_->record(AuditEntry{0, wall_now(), caller.key_id, caller.remote, op,   \
-                                resource, outcome, caller.request_id});            \
-    }                                                                              \
-  } while (false)
+// Records a mutating call once its outcome is known (refused ones too: who tried what).
+#define STEPD_AUDIT(op, resource, outcome) audit(caller, op, resource, outcome)
+
+void Operations::audit(const Caller& caller, std::string_view operation,
+                       const std::string& resource, const std::string& outcome) {
+  if (audit_ == nullptr) return;
+  audit_->record(AuditEntry{0, wall_now(), caller.key_id, caller.remote, std::string(operation),
+                            resource, outcome, caller.request_id});
+}
+
+// Runs a mutating call that answers at once, and audits its outcome.
+template <typename T, typename Call>
+ApiResult<T> Operations::audited(const Caller& caller, std::string_view operation,
+                                 const std::string& resource, Call&& call) {
+  ApiResult<T> r = call();
+  audit(caller, operation, resource, outcome_of(r));
+  return r;
+}
 
 ApiResult<StateMachineRecord> Operations::create_state_machine(
     const Caller& caller, const engine::CreateMachineRequest& request) {
-  if (auto e = deny(caller, Access::Write, "CreateStateMachine", "")) return *e;
-  auto r = engine_.create_state_machine(request);
-  const auto* m = std::get_if<StateMachineRecord>(&r);
-  STEPD_AUDIT("CreateStateMachine", m ? m->arn : request.name, outcome_of(r));
-  return r;
+  const std::string arn = "arn:aws:states:" + engine_.options().region + ":" +
+                          engine_.options().account + ":stateMachine:" + request.name;
+  return audited<StateMachineRecord>(caller, "CreateStateMachine", arn,
+                                     [&]() -> ApiResult<StateMachineRecord> {
+    if (auto e = deny(caller, Access::Write, "CreateStateMachine", "")) return *e;
+    return engine_.create_state_machine(request);
+  });
 }
 
 ApiResult<StateMachineRecord> Operations::update_state_machine(
     const Caller& caller, const std::string& arn, const std::optional<std::string>& definition,
     const std::optional<std::string>& role_arn) {
-  if (auto e = deny(caller, Access::Write, "UpdateStateMachine", arn)) return *e;
-  if (auto e = check_arn(arn, "stateMachine")) return *e;
-  auto r = engine_.update_state_machine(arn, definition, role_arn);
-  STEPD_AUDIT("UpdateStateMachine", arn, outcome_of(r));
-  return r;
+  return audited<StateMachineRecord>(caller, "UpdateStateMachine", arn,
+                                     [&]() -> ApiResult<StateMachineRecord> {
+    if (auto e = deny(caller, Access::Write, "UpdateStateMachine", arn)) return *e;
+    if (auto e = check_arn(arn, "stateMachine")) return *e;
+    std::lock_guard lock(machines_mu_);  // the row is rewritten whole: not under a tag change
+    return engine_.update_state_machine(arn, definition, role_arn);
+  });
 }
 
 ApiResult<StateMachineRecord> Operations::describe_state_machine(const Caller& caller,
@@ -118,11 +133,11 @@ ApiResult<Page<StateMachineRecord>> Operations::list_state_machines(const Caller
 }
 
 ApiResult<bool> Operations::delete_state_machine(const Caller& caller, const std::string& arn) {
-  if (auto e = deny(caller, Access::Write, "DeleteStateMachine", arn)) return *e;
-  if (auto e = check_arn(arn, "stateMachine")) return *e;
-  auto r = engine_.delete_state_machine(arn);
-  STEPD_AUDIT("DeleteStateMachine", arn, outcome_of(r));
-  return r;
+  return audited<bool>(caller, "DeleteStateMachine", arn, [&]() -> ApiResult<bool> {
+    if (auto e = deny(caller, Access::Write, "DeleteStateMachine", arn)) return *e;
+    if (auto e = check_arn(arn, "stateMachine")) return *e;
+    return engine_.delete_state_machine(arn);
+  });
 }
 
 ApiResult<Validation> Operations::validate_definition(const Caller& caller,
@@ -173,10 +188,14 @@ ApiResult<StateMachineRecord> Operations::describe_state_machine_for_execution(
 
 void Operations::start_execution_async(const Caller& caller, engine::StartRequest request,
                                        engine::ExecutionReply done) {
+  auto refuse = [&](ApiError e) {
+    STEPD_AUDIT("StartExecution", request.machine_arn, e.type);
+    done(std::move(e));
+  };
   if (auto e = deny(caller, Access::Write, "StartExecution", request.machine_arn)) {
-    return done(*e);
+    return refuse(*e);
   }
-  if (auto e = check_arn(request.machine_arn, "stateMachine")) return done(*e);
+  if (auto e = check_arn(request.machine_arn, "stateMachine")) return refuse(*e);
   if (request.trace_header.empty()) request.trace_header = caller.traceparent;
   if (audit_ == nullptr) {
     engine_.start_execution_async(request, std::move(done));
@@ -194,8 +213,14 @@ void Operations::start_execution_async(const Caller& caller, engine::StartReques
 ApiResult<ExecutionRecord> Operations::start_sync_execution(const Caller& caller,
                                                             engine::StartRequest request,
                                                             std::chrono::milliseconds timeout) {
-  if (auto e = deny(caller, Access::Write, "StartSyncExecution", request.machine_arn)) return *e;
-  if (auto e = check_arn(request.machine_arn, "stateMachine")) return *e;
+  auto refuse = [&](ApiError e) -> ApiResult<ExecutionRecord> {
+    STEPD_AUDIT("StartSyncExecution", request.machine_arn, e.type);
+    return e;
+  };
+  if (auto e = deny(caller, Access::Write, "StartSyncExecution", request.machine_arn)) {
+    return refuse(*e);
+  }
+  if (auto e = check_arn(request.machine_arn, "stateMachine")) return refuse(*e);
   if (request.trace_header.empty()) request.trace_header = caller.traceparent;
   auto r = engine_.start_sync_execution(request, timeout);
   const auto* x = std::get_if<ExecutionRecord>(&r);
@@ -231,8 +256,12 @@ ApiResult<Page<HistoryEvent>> Operations::get_history(const Caller& caller,
 void Operations::stop_execution_async(const Caller& caller, const std::string& arn,
                                       const std::string& error_name, const std::string& cause,
                                       engine::ExecutionReply done) {
-  if (auto e = deny(caller, Access::Write, "StopExecution", arn)) return done(*e);
-  if (auto e = check_arn(arn, "execution")) return done(*e);
+  auto refuse = [&](ApiError e) {
+    STEPD_AUDIT("StopExecution", arn, e.type);
+    done(std::move(e));
+  };
+  if (auto e = deny(caller, Access::Write, "StopExecution", arn)) return refuse(*e);
+  if (auto e = check_arn(arn, "execution")) return refuse(*e);
   engine_.stop_execution_async(
       arn, error_name, cause,
       [this, caller, arn, done = std::move(done)](ApiResult<ExecutionRecord> r) {
@@ -243,8 +272,12 @@ void Operations::stop_execution_async(const Caller& caller, const std::string& a
 
 void Operations::redrive_execution_async(const Caller& caller, const std::string& arn,
                                          engine::ExecutionReply done) {
-  if (auto e = deny(caller, Access::Write, "RedriveExecution", arn)) return done(*e);
-  if (auto e = check_arn(arn, "execution")) return done(*e);
+  auto refuse = [&](ApiError e) {
+    STEPD_AUDIT("RedriveExecution", arn, e.type);
+    done(std::move(e));
+  };
+  if (auto e = deny(caller, Access::Write, "RedriveExecution", arn)) return refuse(*e);
+  if (auto e = check_arn(arn, "execution")) return refuse(*e);
   engine_.redrive_execution_async(
       arn, [this, caller, arn, done = std::move(done)](ApiResult<ExecutionRecord> r) {
         STEPD_AUDIT("RedriveExecution", arn, outcome_of(r));
@@ -286,61 +319,80 @@ std::optional<ApiError> check_tags(const std::vector<Tag>& tags) {
 
 }  // namespace
 
-ApiResult<bool> Operations::tag_resource(const Caller& caller, const std::string& arn,
-                                         const std::vector<Tag>& tags) {
-  if (auto e = deny(caller, Access::Write, "TagResource", arn)) return *e;
-  if (auto e = check_arn(arn, "stateMachine")) return *e;
-  if (auto e = check_tags(tags)) return *e;
+// The machine's tags, or the error a tag call answers with: AWS says ResourceNotFound for a
+// machine that does not exist; any other failure passes as it is.
+ApiResult<std::vector<Tag>> Operations::current_tags(const std::string& arn) {
   auto m = engine_.describe_state_machine(arn);
   if (auto* e = std::get_if<ApiError>(&m)) {
-    STEPD_AUDIT("TagResource", arn, e->type);
-    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
-  }
-  std::vector<Tag> merged = parse_tags(std::get<StateMachineRecord>(m).tags_json);
-  for (const Tag& t : tags) {
-    auto it = std::find_if(merged.begin(), merged.end(), [&](const Tag& x) { return x.key == t.key; });
-    if (it != merged.end()) {
-      it->value = t.value;
-    } else {
-      merged.push_back(t);
+    if (e->type == "StateMachineDoesNotExist") {
+      return error("ResourceNotFound", "Resource not found: '" + arn + "'");
     }
+    return *e;
   }
-  if (merged.size() > 50) {
-    return error("TooManyTags", "Too many tags: a resource has at most 50 tags");
+  return parse_tags(std::get<StateMachineRecord>(m).tags_json);
+}
+
+ApiResult<bool> Operations::store_tags(const std::string& arn, const std::vector<Tag>& tags) {
+  engine::Status s = engine_.store().set_state_machine_tags(arn, dump_tags(tags));
+  if (s.ok()) return true;
+  switch (s.error().code) {
+    case engine::ErrorCode::NotFound:
+      return error("ResourceNotFound", "Resource not found: '" + arn + "'");
+    case engine::ErrorCode::Unavailable:
+      return error("ServiceUnavailable", s.error().message);
+    default:
+      return error("InternalError", s.error().message);
   }
-  engine::Status s = engine_.store().set_state_machine_tags(arn, dump_tags(merged));
-  STEPD_AUDIT("TagResource", arn, s.ok() ? "ok" : "InternalError");
-  if (!s.ok()) return error("InternalError", s.error().message);
-  return true;
+}
+
+ApiResult<bool> Operations::tag_resource(const Caller& caller, const std::string& arn,
+                                         const std::vector<Tag>& tags) {
+  return audited<bool>(caller, "TagResource", arn, [&]() -> ApiResult<bool> {
+    if (auto e = deny(caller, Access::Write, "TagResource", arn)) return *e;
+    if (auto e = check_arn(arn, "stateMachine")) return *e;
+    if (auto e = check_tags(tags)) return *e;
+    // One node's tag changes in turn (read, merge, write). Several nodes may still race.
+    std::lock_guard lock(machines_mu_);
+    auto current = current_tags(arn);
+    if (auto* e = std::get_if<ApiError>(&current)) return *e;
+    std::vector<Tag> merged = std::move(std::get<std::vector<Tag>>(current));
+    for (const Tag& t : tags) {
+      auto it = std::find_if(merged.begin(), merged.end(),
+                             [&](const Tag& x) { return x.key == t.key; });
+      if (it != merged.end()) {
+        it->value = t.value;
+      } else {
+        merged.push_back(t);
+      }
+    }
+    if (merged.size() > 50) {
+      return error("TooManyTags", "Too many tags: a resource has at most 50 tags");
+    }
+    return store_tags(arn, merged);
+  });
 }
 
 ApiResult<bool> Operations::untag_resource(const Caller& caller, const std::string& arn,
                                            const std::vector<std::string>& keys) {
-  if (auto e = deny(caller, Access::Write, "UntagResource", arn)) return *e;
-  if (auto e = check_arn(arn, "stateMachine")) return *e;
-  auto m = engine_.describe_state_machine(arn);
-  if (std::holds_alternative<ApiError>(m)) {
-    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
-  }
-  std::vector<Tag> tags = parse_tags(std::get<StateMachineRecord>(m).tags_json);
-  std::erase_if(tags, [&](const Tag& t) {
-    return std::find(keys.begin(), keys.end(), t.key) != keys.end();
+  return audited<bool>(caller, "UntagResource", arn, [&]() -> ApiResult<bool> {
+    if (auto e = deny(caller, Access::Write, "UntagResource", arn)) return *e;
+    if (auto e = check_arn(arn, "stateMachine")) return *e;
+    std::lock_guard lock(machines_mu_);
+    auto current = current_tags(arn);
+    if (auto* e = std::get_if<ApiError>(&current)) return *e;
+    std::vector<Tag> tags = std::move(std::get<std::vector<Tag>>(current));
+    std::erase_if(tags, [&](const Tag& t) {
+      return std::find(keys.begin(), keys.end(), t.key) != keys.end();
+    });
+    return store_tags(arn, tags);
   });
-  engine::Status s = engine_.store().set_state_machine_tags(arn, dump_tags(tags));
-  STEPD_AUDIT("UntagResource", arn, s.ok() ? "ok" : "InternalError");
-  if (!s.ok()) return error("InternalError", s.error().message);
-  return true;
 }
 
 ApiResult<std::vector<Tag>> Operations::list_tags_for_resource(const Caller& caller,
                                                                const std::string& arn) {
   if (auto e = deny(caller, Access::Read, "ListTagsForResource", arn)) return *e;
   if (auto e = check_arn(arn, "stateMachine")) return *e;
-  auto m = engine_.describe_state_machine(arn);
-  if (std::holds_alternative<ApiError>(m)) {
-    return error("ResourceNotFound", "Resource not found: '" + arn + "'");
-  }
-  return parse_tags(std::get<StateMachineRecord>(m).tags_json);
+  return current_tags(arn);
 }
 
 ApiResult<Page<AuditEntry>> Operations::list_audit(const Caller& caller, const AuditFilter& filter,

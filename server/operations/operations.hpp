@@ -15,6 +15,7 @@
 #include "server/http/message.hpp"
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,8 +111,17 @@ class Operations {
   engine::Engine& engine() { return engine_; }
 
  private:
+  void audit(const Caller& caller, std::string_view operation, const std::string& resource,
+             const std::string& outcome);
+  template <typename T, typename Call>
+  ApiResult<T> audited(const Caller& caller, std::string_view operation,
+                       const std::string& resource, Call&& call);
+  ApiResult<std::vector<Tag>> current_tags(const std::string& arn);
+  ApiResult<bool> store_tags(const std::string& arn, const std::vector<Tag>& tags);
+
   engine::Engine& engine_;
   AuditLog* audit_;
+  std::mutex machines_mu_;  // tag changes and updates of a machine row, one at a time
 };
 
 }  // namespace stepd::server

@@ -49,6 +49,13 @@ struct AppliedRecords {
     }
     return true;
   }
+  // No map result is left, besides the outputs a failed Parallel or Map keeps for a redrive.
+  bool no_results() const {
+    for (const auto& [key, data] : results) {
+      if (key.first != "#redrive-results") return false;
+    }
+    return true;
+  }
   std::vector<FrameRecord> frame_records() const {
     std::vector<FrameRecord> out;
     for (const auto& [id, data] : frames) out.push_back({id, data});

@@ -340,3 +340,64 @@ TEST_F(ExecutionCoreTest, AnExecutionFailsRatherThanOutgrowItsHistoryLimit) {
 
 }  // namespace
 }  // namespace stepd::engine
+
+namespace stepd::engine {
+namespace {
+
+// A Map over 100,000 items keeps in memory only the iterations that run (at most the
+// concurrency limit), never one frame per item; the results still come back in item order.
+TEST_F(ExecutionCoreTest, HundredThousandItemMapHoldsOnlyItsRunningIterations) {
+  load(R"({"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs",
+    "ItemSelector":{"i.$":"$$.Map.Item.Index"},
+    "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},
+    "ResultPath":"$.out","OutputPath":"$.out","End":true}}})");
+  constexpr long long kItems = 100'000;
+  std::string input = R"({"xs":[)";
+  for (long long i = 0; i < kItems; ++i) input += i == 0 ? "0" : ",0";
+  input += "]}";
+  CoreOptions options;
+  options.max_payload_bytes = 8 << 20;  // the output (100,000 numbers) outgrows 256 KiB
+  // 100,000 iterations outgrow a STANDARD history (25,000 events): run it as EXPRESS does.
+  options.record_history = false;
+  auto core = ExecutionCore::start(machine_, record(input), kT0, tokens(), &random_, options);
+  StepOutput first = take(*core);
+  std::vector<TaskDispatch> running = first.dispatch;
+  ASSERT_EQ(static_cast<long long>(running.size()), options.max_map_concurrency);
+  std::size_t most_frames = core->frame_count();
+  long long delivered = 0;
+  std::optional<std::string> output;
+  while (!running.empty()) {
+    TaskDispatch t = std::move(running.back());
+    running.pop_back();
+    const long long i = t.payload.at("i").get<long long>();
+    ASSERT_TRUE(core->deliver_task(t.token, asl::Json(i * 2), kT0)) << "after " << delivered;
+    ++delivered;
+    most_frames = std::max(most_frames, core->frame_count());
+    // Commit every so often, as the engine's group commit would.
+    if (delivered % 1000 == 0 || core->finished()) {
+      StepOutput s = take(*core);
+      if (s.finished) output = s.write.update.output;
+      for (TaskDispatch& d : s.dispatch) running.push_back(std::move(d));
+      continue;
+    }
+    // Between commits the next iterations are dispatched from the same step output.
+    StepOutput s = core->take_output();
+    applied_.apply(s.write);
+    if (s.finished) output = s.write.update.output;
+    for (TaskDispatch& d : s.dispatch) running.push_back(std::move(d));
+  }
+  EXPECT_EQ(delivered, kItems);
+  // The root and the running iterations: never one frame per item.
+  EXPECT_LE(most_frames, static_cast<std::size_t>(options.max_map_concurrency) + 1);
+  ASSERT_TRUE(output.has_value());
+  asl::Json out = asl::Json::parse(*output);
+  ASSERT_EQ(static_cast<long long>(out.size()), kItems);
+  for (long long i = 0; i < kItems; i += 997) EXPECT_EQ(out[i], asl::Json(i * 2)) << i;
+  EXPECT_EQ(out[kItems - 1], asl::Json((kItems - 1) * 2));
+  EXPECT_TRUE(applied_.no_frames());
+  EXPECT_TRUE(applied_.results.empty());
+}
+
+}  // namespace
+}  // namespace stepd::engine

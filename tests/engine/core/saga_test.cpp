@@ -96,7 +96,7 @@ class SagaTest : public ::testing::Test {
   }
   void expect_nothing_left() const {
     EXPECT_TRUE(applied_.no_frames());
-    EXPECT_TRUE(applied_.results.empty());
+    EXPECT_TRUE(applied_.no_results());
     EXPECT_TRUE(applied_.timers.empty());
     EXPECT_TRUE(applied_.tasks.empty());
   }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace stepd::engine {
@@ -393,6 +394,122 @@ TEST_P(EngineTest, RedriveContinuesFromTheFailedStateKeepingWhatSucceeded) {
   EXPECT_EQ(redriven_events, 1);
   auto twice = engine_->redrive_execution(e.arn);
   EXPECT_EQ(std::get<ApiError>(twice).type, "ExecutionNotRedrivable");
+}
+
+// Waits until the transport was handed at least n tasks; returns them.
+std::vector<TaskDispatch> dispatched_at_least(ThreadTransport& t, std::size_t n) {
+  for (int i = 0; i < 500; ++i) {
+    auto d = t.dispatched();
+    if (d.size() >= n) return d;
+    std::this_thread::sleep_for(10ms);
+  }
+  return t.dispatched();
+}
+
+// AWS: redriving an execution that failed in a Map state runs again only the iterations that
+// did not succeed (the failed one, and the one stopped when the Map failed); the others keep
+// their outputs and are not dispatched again.
+TEST_P(EngineTest, RedriveOfAFailedMapRunsOnlyTheIterationsThatDidNotSucceed) {
+  ThreadTransport transport(nullptr);  // the test completes every task itself
+  open_engine();
+  transport.attach(engine_.get());
+  engine_->set_task_transport(&transport);
+  std::string m = create("MapRedrive", R"({"StartAt":"Fan","States":{
+    "Fan":{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"Work","States":{
+      "Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:work",
+              "End":true}}},"End":true}}})");
+  ExecutionRecord e = start(m, "m1", R"({"items":[0,1,2,3,4]})");
+  auto first = dispatched_at_least(transport, 5);
+  ASSERT_EQ(first.size(), 5u);
+  auto token_of = [](const std::vector<TaskDispatch>& ds, long long item) {
+    for (const auto& d : ds) {
+      if (d.payload == Json(item)) return d.token;
+    }
+    return std::string();
+  };
+  for (long long i : {0, 1, 3}) {
+    ASSERT_TRUE(std::holds_alternative<bool>(
+        engine_->complete_task(token_of(first, i), Json{{"done", i}})));
+  }
+  ASSERT_TRUE(std::holds_alternative<bool>(
+      engine_->complete_task(token_of(first, 2), asl::StatesError{"Broken", "item 2"})));
+  ExecutionRecord failed = wait(e.arn);
+  ASSERT_EQ(failed.status, "FAILED");
+  EXPECT_EQ(failed.error, "Broken");
+  // Item 4 was stopped when the Map failed: its late answer is refused.
+  EXPECT_TRUE(std::holds_alternative<ApiError>(
+      engine_->complete_task(token_of(first, 4), Json{{"done", 4}})));
+
+  auto redriven = engine_->redrive_execution(e.arn);
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(redriven))
+      << std::get<ApiError>(redriven).message;
+  auto all = dispatched_at_least(transport, 7);
+  ASSERT_EQ(all.size(), 7u);
+  std::vector<TaskDispatch> again(all.begin() + 5, all.end());
+  std::set<std::string> items_again;
+  for (const auto& d : again) items_again.insert(d.payload.dump());
+  EXPECT_EQ(items_again, (std::set<std::string>{"2", "4"}));
+  for (long long i : {2, 4}) {
+    ASSERT_TRUE(std::holds_alternative<bool>(
+        engine_->complete_task(token_of(again, i), Json{{"again", i}})));
+  }
+  ExecutionRecord done = wait(e.arn);
+  ASSERT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json::parse(R"([{"done":0},{"done":1},{"again":2},
+                                                       {"done":3},{"again":4}])"));
+  auto events = history(e.arn);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].id, (long long)i + 1);
+  int iterations_started = 0;
+  for (const auto& ev : events) iterations_started += ev.type == "MapIterationStarted";
+  EXPECT_EQ(iterations_started, 7);  // 5, then 2 again
+}
+
+// The same for Parallel, and it holds across a restart of the engine in the middle of the
+// redriven run (the outputs kept from before are durable).
+TEST_P(EngineTest, RedriveOfAFailedParallelRunsOnlyTheFailedBranchAcrossARestart) {
+  auto transport = std::make_unique<ThreadTransport>(nullptr);
+  open_engine();
+  transport->attach(engine_.get());
+  engine_->set_task_transport(transport.get());
+  auto branch = [](const std::string& name) {
+    return R"({"StartAt":"T)" + name + R"(","States":{"T)" + name +
+           R"(":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:)" +
+           name + R"(","End":true}}})";
+  };
+  std::string m = create("ParRedrive", R"({"StartAt":"P","States":{"P":{"Type":"Parallel",
+    "Branches":[)" + branch("a") + "," + branch("b") + "," + branch("c") + R"(],"End":true}}})");
+  ExecutionRecord e = start(m, "p1", R"({"v":1})");
+  auto first = dispatched_at_least(*transport, 3);
+  ASSERT_EQ(first.size(), 3u);
+  auto token_for = [](const std::vector<TaskDispatch>& ds, const std::string& fn) {
+    for (const auto& d : ds) {
+      if (d.resource.ends_with(":" + fn)) return d.token;
+    }
+    return std::string();
+  };
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(token_for(first, "a"), Json("A"))));
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(token_for(first, "c"), Json("C"))));
+  ASSERT_TRUE(std::holds_alternative<bool>(
+      engine_->complete_task(token_for(first, "b"), asl::StatesError{"Broken", "b"})));
+  ASSERT_EQ(wait(e.arn).status, "FAILED");
+
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(engine_->redrive_execution(e.arn)));
+  auto all = dispatched_at_least(*transport, 4);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_TRUE(all[3].resource.ends_with(":b"));
+  // Restart: the redriven execution is restored with branches a and c done.
+  engine_.reset();
+  transport = std::make_unique<ThreadTransport>(nullptr);
+  open_engine();
+  transport->attach(engine_.get());
+  engine_->set_task_transport(transport.get());
+  auto after = dispatched_at_least(*transport, 1);
+  ASSERT_EQ(after.size(), 1u);  // only b's task is outstanding
+  EXPECT_TRUE(after[0].resource.ends_with(":b"));
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(after[0].token, Json("B"))));
+  ExecutionRecord done = wait(e.arn);
+  ASSERT_EQ(done.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*done.output), Json::parse(R"(["A","B","C"])"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("sqlite", "postgres"),

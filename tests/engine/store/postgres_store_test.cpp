@@ -275,7 +275,7 @@ TEST(PostgresStoreUrl, UnreachableServerIsUnavailable) {
 
 // --- Schema -------------------------------------------------------------------------------------
 
-TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenTwo) {
+TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenThree) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto store = scratch_store();
   ASSERT_NE(store, nullptr);
@@ -285,16 +285,16 @@ TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenTwo) {
   ASSERT_OK(store->migrate());
   Result<int> after = store->schema_version();
   ASSERT_OK(after);
-  EXPECT_EQ(*after, 2);
+  EXPECT_EQ(*after, 3);
   Admin admin(server_url());
   EXPECT_EQ(admin.query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
                         "information_schema.tables WHERE table_schema = '" +
                         store->schema() + "'"),
-            "executions,frames,history,map_results,partitions,revisions,schema_version,"
+            "audit,executions,frames,history,map_results,partitions,revisions,schema_version,"
             "state_machines,tasks,timers");
-  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',') FROM " + store->schema() +
-                        ".schema_version"),
-            "1,2");
+  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
+                        store->schema() + ".schema_version"),
+            "1,2,3");
 }
 
 TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
@@ -311,14 +311,15 @@ TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
   for (auto& t : threads) t.join();
   EXPECT_THAT(results, ElementsAre("OK", "OK", "OK", "OK"));
   Admin admin(server_url());
-  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "2");
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "3");
   ASSERT_OK(first->create_state_machine(machine("m")));
   ASSERT_OK(nodes[0]->get_state_machine(machine_arn("m")));
 }
 
-// A database at schema version 1 (before the saga extension's compensation column) migrates to
-// version 2 and keeps its executions; the new column then reads and writes.
-TEST(PostgresStoreSchema, MigratesVersionOneToTwo) {
+// A database at schema version 1 (before the saga extension's compensation column and the audit
+// log) migrates to the current version and keeps its executions; the new column then reads and
+// writes.
+TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto first = scratch_store();
   ASSERT_NE(first, nullptr);
@@ -326,15 +327,16 @@ TEST(PostgresStoreSchema, MigratesVersionOneToTwo) {
   ExecutionRecord e = execution("m", "old", kT0, 1);
   ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
   Admin admin(server_url());
+  admin.query("DROP TABLE " + first->schema() + ".audit");
   admin.query("ALTER TABLE " + first->schema() + ".executions DROP COLUMN compensation");
-  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version = 2");
+  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version >= 2");
 
   auto node = other_node(*first, first->schema() + "_upgrade");
   ASSERT_NE(node, nullptr);
   ASSERT_OK(node->migrate());
   EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
                         first->schema() + ".schema_version"),
-            "1,2");
+            "1,2,3");
   Result<ExecutionRecord> got = node->get_execution(e.arn);
   ASSERT_OK(got);
   ExecutionRecord want = e;
@@ -349,6 +351,54 @@ TEST(PostgresStoreSchema, MigratesVersionOneToTwo) {
   EXPECT_EQ(got->compensation, "[]");
 }
 
+// A database at schema version 2 (before the audit log) migrates to version 3: machines and
+// executions stay as they were, and the audit log and tags work, also from a second node.
+TEST(PostgresStoreSchema, MigratesVersionTwoToThree) {
+  if (server_url().empty()) GTEST_SKIP() << kNoServer;
+  auto first = scratch_store();
+  ASSERT_NE(first, nullptr);
+  ASSERT_OK(first->migrate());
+  ASSERT_OK(first->create_state_machine(machine("m")));
+  ExecutionRecord e = execution("m", "old", kT0, 1);
+  ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
+  Admin admin(server_url());
+  admin.query("DROP TABLE " + first->schema() + ".audit");
+  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version = 3");
+  Result<int> before = first->schema_version();
+  ASSERT_OK(before);
+  EXPECT_EQ(*before, 2);
+
+  auto node = other_node(*first, first->schema() + "_upgrade");
+  ASSERT_NE(node, nullptr);
+  ASSERT_OK(node->migrate());
+  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
+                        first->schema() + ".schema_version"),
+            "1,2,3");
+  EXPECT_EQ(admin.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                        "WHERE schemaname = '" +
+                        first->schema() + "' AND tablename = 'audit'"),
+            "audit_by_key,audit_by_operation,audit_by_resource,audit_pkey");
+  Result<StateMachineRecord> m = node->get_state_machine(machine_arn("m"));
+  ASSERT_OK(m);
+  EXPECT_EQ(*m, machine("m"));
+  Result<ExecutionRecord> got = node->get_execution(e.arn);
+  ASSERT_OK(got);
+  ExecutionRecord want = e;
+  want.version = 1;
+  want.last_event_id = 1;
+  EXPECT_EQ(*got, want);
+
+  ASSERT_OK(node->set_state_machine_tags(machine_arn("m"), "[]"));
+  AuditRecord a{0, kT0, "admin", "127.0.0.1:1", "TagResource", machine_arn("m"), "ok", "r1"};
+  ASSERT_OK(node->append_audit({a}));
+  // The first node (its connections opened before the upgrade) sees it too.
+  Result<Page<AuditRecord>> log = first->list_audit({}, PageRequest{10, ""});
+  ASSERT_OK(log);
+  ASSERT_EQ(log->items.size(), 1u);
+  a.id = log->items[0].id;
+  EXPECT_EQ(log->items[0], a);
+}
+
 TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto store = scratch_store();
@@ -360,7 +410,7 @@ TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::Internal);
   EXPECT_EQ(s.error().message,
-            "postgresql: the database schema is at version 99, newer than this stepd (2)");
+            "postgresql: the database schema is at version 99, newer than this stepd (3)");
 }
 
 // --- Commit mechanics ---------------------------------------------------------------------------
@@ -438,6 +488,47 @@ TEST_F(PostgresStoreTest, BadTextIsInvalidArgument) {
   Result<StateMachineRecord> got = store_->get_state_machine(m.arn);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, ErrorCode::NotFound);
+}
+
+// A batch is one transaction: one entry the server refuses (text that is not UTF-8) and none of
+// the batch is written.
+TEST_F(PostgresStoreTest, AuditBatchIsAllOrNothing) {
+  AuditRecord good{0, kT0, "k", "", "StartExecution", "", "ok", "good"};
+  AuditRecord bad = good;
+  bad.request_id = "\xff";
+  Status s = store_->append_audit({good, bad, good});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(s.error().message,
+            "postgresql: append_audit: invalid byte sequence for encoding \"UTF8\": 0xff "
+            "(SQLSTATE 22021)");
+  Result<Page<AuditRecord>> log = store_->list_audit({}, page_of(10));
+  ASSERT_OK(log);
+  EXPECT_THAT(log->items, IsEmpty());
+  ASSERT_OK(store_->append_audit({good}));
+  log = store_->list_audit({}, page_of(10));
+  ASSERT_OK(log);
+  EXPECT_EQ(log->items.size(), 1u);
+}
+
+// The batch travels as arrays in one statement: a batch of 5,000 lands whole and in order.
+TEST_F(PostgresStoreTest, LargeAuditBatchLandsInOrder) {
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 5000; ++i) {
+    batch.push_back(AuditRecord{0, kT0 + i, "k", "", "StartExecution", "", "ok",
+                                "r" + std::to_string(i)});
+  }
+  ASSERT_OK(store_->append_audit(batch));
+  Result<Page<AuditRecord>> newest = store_->list_audit({}, page_of(1000));
+  ASSERT_OK(newest);
+  ASSERT_EQ(newest->items.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(newest->items[static_cast<std::size_t>(i)].request_id,
+              "r" + std::to_string(4999 - i));
+    EXPECT_EQ(newest->items[static_cast<std::size_t>(i)].time, kT0 + 4999 - i);
+  }
+  Admin admin(server_url());
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + store_->schema() + ".audit"), "5000");
 }
 
 // --- The pool -----------------------------------------------------------------------------------

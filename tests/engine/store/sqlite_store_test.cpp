@@ -188,13 +188,14 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   Result<int> after = store->schema_version();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*after, SqliteStore::current_schema_version());
-  EXPECT_EQ(SqliteStore::current_schema_version(), 2);
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(SqliteStore::current_schema_version(), 3);
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
   EXPECT_EQ(
       raw_query(path,
                 "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = "
                 "'table' ORDER BY name)"),
-      "executions,frames,history,map_results,partitions,revisions,state_machines,tasks,timers");
+      "audit,executions,frames,history,map_results,partitions,revisions,sqlite_sequence,"
+      "state_machines,tasks,timers");
   ASSERT_TRUE(store->create_state_machine(machine("kept")).ok());
   ASSERT_TRUE(store->migrate().ok());
   store.reset();
@@ -204,7 +205,7 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   ASSERT_TRUE(store->migrate().ok());
   after = store->schema_version();
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*after, 2);
+  EXPECT_EQ(*after, 3);
   Result<StateMachineRecord> kept = store->get_state_machine(machine_arn("kept"));
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(*kept, machine("kept"));
@@ -225,21 +226,23 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
                 std::to_string(SqliteStore::current_schema_version()));
 }
 
-// A database at schema version 1 (before the saga extension's compensation column) migrates to
-// version 2 and keeps its executions; the new column then reads and writes.
-TEST(SqliteStore, MigratesVersionOneToTwo) {
+// A database at schema version 1 (before the saga extension's compensation column and the audit
+// log) migrates to the current version and keeps its executions; the new column then reads and
+// writes.
+TEST(SqliteStore, MigratesVersionOneToCurrent) {
   fs::path path = fresh_db_path();
   ExecutionRecord e = execution("m", "old", kT0, 1);
   auto store = open_sqlite("sqlite:" + path.string());
   ASSERT_TRUE(store->migrate().ok());
   ASSERT_TRUE(store->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})).ok());
   store.reset();
+  raw_query(path, "DROP TABLE audit");
   raw_query(path, "ALTER TABLE executions DROP COLUMN compensation");
   raw_query(path, "PRAGMA user_version = 1");
 
   store = open_sqlite("sqlite:" + path.string());
   ASSERT_TRUE(store->migrate().ok());
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
   Result<ExecutionRecord> got = store->get_execution(e.arn);
   ASSERT_TRUE(got.ok());
   ExecutionRecord want = e;
@@ -252,6 +255,82 @@ TEST(SqliteStore, MigratesVersionOneToTwo) {
   got = store->get_execution(e.arn);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->compensation, "[]");
+}
+
+// A database at schema version 2 (before the audit log) migrates to version 3: its machines and
+// executions stay as they were, and the audit log and tags work.
+TEST(SqliteStore, MigratesVersionTwoToThree) {
+  fs::path path = fresh_db_path();
+  ExecutionRecord e = execution("m", "old", kT0, 1);
+  auto store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  ASSERT_TRUE(store->create_state_machine(machine("m")).ok());
+  ASSERT_TRUE(store->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})).ok());
+  store.reset();
+  raw_query(path, "DROP TABLE audit");
+  raw_query(path, "PRAGMA user_version = 2");
+  ASSERT_EQ(raw_query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'audit%'"), "0");
+
+  store = open_sqlite("sqlite:" + path.string());
+  Result<int> before = store->schema_version();
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(*before, 2);
+  ASSERT_TRUE(store->migrate().ok());
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(raw_query(path,
+                      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE "
+                      "tbl_name = 'audit' AND type = 'index' ORDER BY name)"),
+            "audit_by_key,audit_by_operation,audit_by_resource");
+  Result<StateMachineRecord> m = store->get_state_machine(machine_arn("m"));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(*m, machine("m"));
+  Result<ExecutionRecord> got = store->get_execution(e.arn);
+  ASSERT_TRUE(got.ok());
+  ExecutionRecord want = e;
+  want.version = 1;
+  want.last_event_id = 1;
+  EXPECT_EQ(*got, want);
+  Result<Page<HistoryEvent>> h = store->get_history(e.arn, PageRequest{10, ""}, false);
+  ASSERT_TRUE(h.ok());
+  EXPECT_THAT(h->items, ElementsAre(event(1, "ExecutionStarted")));
+
+  ASSERT_TRUE(store->set_state_machine_tags(machine_arn("m"), "[]").ok());
+  AuditRecord a{0, kT0, "admin", "127.0.0.1:1", "TagResource", machine_arn("m"), "ok", "r1"};
+  ASSERT_TRUE(store->append_audit({a}).ok());
+  Result<Page<AuditRecord>> log = store->list_audit({}, PageRequest{10, ""});
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->items.size(), 1u);
+  a.id = log->items[0].id;
+  EXPECT_EQ(log->items[0], a);
+}
+
+// Audit ids only grow: an id is not handed out again after the newest entries are deleted (by an
+// operator pruning the log) and the file is reopened.
+TEST(SqliteStore, AuditIdsAreNotReused) {
+  fs::path path = fresh_db_path();
+  std::int64_t newest = 0;
+  {
+    auto store = open_sqlite("sqlite:" + path.string());
+    ASSERT_TRUE(store->migrate().ok());
+    AuditRecord a{0, kT0, "k", "", "StartExecution", "", "ok", "a"};
+    AuditRecord b = a;
+    b.request_id = "b";
+    ASSERT_TRUE(store->append_audit({a, b}).ok());
+    Result<Page<AuditRecord>> log = store->list_audit({}, PageRequest{1, ""});
+    ASSERT_TRUE(log.ok());
+    newest = log->items.at(0).id;
+  }
+  raw_query(path, "DELETE FROM audit WHERE request_id = 'b'");
+  auto store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  ASSERT_TRUE(store->append_audit({AuditRecord{0, kT0, "k", "", "StopExecution", "", "ok", "c"}})
+                  .ok());
+  Result<Page<AuditRecord>> log = store->list_audit({}, PageRequest{10, ""});
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->items.size(), 2u);
+  EXPECT_EQ(log->items[0].request_id, "c");
+  EXPECT_GT(log->items[0].id, newest);
+  EXPECT_EQ(log->items[1].request_id, "a");
 }
 
 TEST(SqliteStore, ReopenKeepsEverything) {

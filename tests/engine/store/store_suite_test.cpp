@@ -241,6 +241,61 @@ TEST_P(StoreSuite, DeleteStateMachineKeepsExecutions) {
   ASSERT_OK(store().create_state_machine(m));
 }
 
+TEST_P(StoreSuite, SetTagsReplacesOnlyTheTags) {
+  StateMachineRecord m = machine("tagged");
+  ASSERT_OK(store().create_state_machine(m));
+  StateMachineRecord m2 = m;
+  m2.definition = R"({"StartAt":"Q","States":{"Q":{"Type":"Succeed"}}})";
+  m2.revision_id = "2";
+  m2.updated = kT0 + 7;
+  RevisionRecord r2{m.arn, "2", m2.definition, m2.role_arn, kT0 + 7};
+  ASSERT_OK(store().update_state_machine(m2, r2));
+
+  const std::string tags = R"([{"key":"env","value":"prod"},{"key":"owner","value":"ops"}])";
+  ASSERT_OK(store().set_state_machine_tags(m.arn, tags));
+  Result<StateMachineRecord> got = store().get_state_machine(m.arn);
+  ASSERT_OK(got);
+  StateMachineRecord want = m2;
+  want.tags_json = tags;
+  EXPECT_EQ(*got, want);  // revision, definition, role, times: as they were
+  Result<RevisionRecord> rev1 = store().get_revision(m.arn, "1");
+  ASSERT_OK(rev1);
+  EXPECT_EQ(*rev1, first_revision(m));
+  Result<RevisionRecord> rev2 = store().get_revision(m.arn, "2");
+  ASSERT_OK(rev2);
+  EXPECT_EQ(*rev2, r2);
+  expect_error(store().get_revision(m.arn, "3"), ErrorCode::NotFound,
+               "revision 3 of state machine " + m.arn + " does not exist");
+
+  // Replaced, not merged.
+  ASSERT_OK(store().set_state_machine_tags(m.arn, "[]"));
+  got = store().get_state_machine(m.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->tags_json, "[]");
+  EXPECT_EQ(got->revision_id, "2");
+  EXPECT_EQ(got->definition, m2.definition);
+
+  // Another machine's tags are not touched.
+  ASSERT_OK(store().create_state_machine(machine("other")));
+  ASSERT_OK(store().set_state_machine_tags(m.arn, tags));
+  Result<StateMachineRecord> other = store().get_state_machine(machine_arn("other"));
+  ASSERT_OK(other);
+  EXPECT_EQ(*other, machine("other"));
+}
+
+TEST_P(StoreSuite, SetTagsOfMissingMachineIsNotFound) {
+  const std::string arn = machine_arn("ghost");
+  expect_error(store().set_state_machine_tags(arn, "[]"), ErrorCode::NotFound,
+               "state machine " + arn + " does not exist");
+  expect_error(store().get_state_machine(arn), ErrorCode::NotFound,
+               "state machine " + arn + " does not exist");
+  // A deleted machine is missing too.
+  ASSERT_OK(store().create_state_machine(machine("gone")));
+  ASSERT_OK(store().delete_state_machine(machine_arn("gone")));
+  expect_error(store().set_state_machine_tags(machine_arn("gone"), "[]"), ErrorCode::NotFound,
+               "state machine " + machine_arn("gone") + " does not exist");
+}
+
 // --- Executions and commit ----------------------------------------------------------------------
 
 TEST_P(StoreSuite, CreateExecution) {
@@ -899,6 +954,246 @@ TEST_P(StoreSuite, AcquirePartitionsChecksArguments) {
                "ttl must be positive, got 0");
   expect_error(store().acquire_partitions("", 4, 1, kT0, 1), ErrorCode::InvalidArgument,
                "node must not be empty");
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+
+AuditRecord audit_entry(const std::string& request_id, const std::string& key_id = "alice",
+                        const std::string& operation = "StartExecution",
+                        const std::string& resource = machine_arn("m"), Micros time = kT0) {
+  return AuditRecord{0, time, key_id, "10.0.0.7:5123", operation, resource, "ok", request_id};
+}
+
+std::vector<std::string> request_ids_of(const std::vector<AuditRecord>& entries) {
+  std::vector<std::string> out;
+  for (const auto& a : entries) out.push_back(a.request_id);
+  return out;
+}
+
+// Every entry of the log for `query`, newest first, read `per_page` at a time; fails the test
+// when a page is refused.
+std::vector<AuditRecord> all_audit(Store& store, const AuditQuery& query, int per_page = 1000) {
+  std::vector<AuditRecord> out;
+  std::string token;
+  for (int pages = 0; pages < 10'000; ++pages) {
+    Result<Page<AuditRecord>> p = store.list_audit(query, PageRequest{per_page, token});
+    EXPECT_TRUE(p.ok()) << describe(p);
+    if (!p.ok()) break;
+    out.insert(out.end(), p->items.begin(), p->items.end());
+    token = p->next_token;
+    if (token.empty()) break;
+  }
+  return out;
+}
+
+TEST_P(StoreSuite, AuditAppendsAndListsNewestFirst) {
+  Result<Page<AuditRecord>> empty = store().list_audit({}, page(10));
+  ASSERT_OK(empty);
+  EXPECT_THAT(empty->items, IsEmpty());
+  EXPECT_EQ(empty->next_token, "");
+  ASSERT_OK(store().append_audit({}));  // nothing to do
+
+  std::vector<AuditRecord> first = {
+      audit_entry("r1", "alice", "CreateStateMachine", machine_arn("m"), kT0 + 1),
+      audit_entry("r2", "bob", "StartExecution", machine_arn("m"), kT0 + 2),
+      audit_entry("r3", "alice", "DeleteStateMachine", "", kT0 + 3)};
+  first[1].outcome = "ExecutionAlreadyExists";
+  first[2].remote = "";
+  ASSERT_OK(store().append_audit(first));
+  ASSERT_OK(store().append_audit({audit_entry("r4", "carol", "TagResource", machine_arn("m"),
+                                              kT0 + 4)}));
+
+  Result<Page<AuditRecord>> p = store().list_audit({}, page(10));
+  ASSERT_OK(p);
+  EXPECT_EQ(p->next_token, "");
+  ASSERT_THAT(request_ids_of(p->items), ElementsAre("r4", "r3", "r2", "r1"));
+  // Ids are assigned in append order, so newest first is descending ids.
+  for (std::size_t i = 1; i < p->items.size(); ++i) {
+    EXPECT_GT(p->items[i - 1].id, p->items[i].id);
+  }
+  EXPECT_GT(p->items[3].id, 0);
+  // Everything else is stored as given.
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    AuditRecord want = first[i];
+    want.id = p->items[3 - i].id;
+    EXPECT_EQ(p->items[3 - i], want);
+  }
+
+  // Later appends get larger ids than everything before.
+  ASSERT_OK(store().append_audit({audit_entry("r5")}));
+  Result<Page<AuditRecord>> newest = store().list_audit({}, page(1));
+  ASSERT_OK(newest);
+  ASSERT_THAT(request_ids_of(newest->items), ElementsAre("r5"));
+  EXPECT_GT(newest->items[0].id, p->items[0].id);
+  EXPECT_NE(newest->next_token, "");
+}
+
+TEST_P(StoreSuite, AuditFiltersAreAnded) {
+  // Every combination of two keys, two operations and two resources, in this order.
+  std::vector<AuditRecord> entries;
+  for (const char* key : {"alice", "bob"}) {
+    for (const char* op : {"StartExecution", "StopExecution"}) {
+      for (const char* res : {"arn:r1", "arn:r2"}) {
+        entries.push_back(
+            audit_entry(std::string(key) + "/" + op + "/" + res, key, op, res));
+      }
+    }
+  }
+  ASSERT_OK(store().append_audit(entries));
+
+  auto ids = [&](const AuditQuery& q) { return request_ids_of(all_audit(store(), q)); };
+  EXPECT_THAT(ids({"alice", "", ""}),
+              ElementsAre("alice/StopExecution/arn:r2", "alice/StopExecution/arn:r1",
+                          "alice/StartExecution/arn:r2", "alice/StartExecution/arn:r1"));
+  EXPECT_THAT(ids({"", "StopExecution", ""}),
+              ElementsAre("bob/StopExecution/arn:r2", "bob/StopExecution/arn:r1",
+                          "alice/StopExecution/arn:r2", "alice/StopExecution/arn:r1"));
+  EXPECT_THAT(ids({"", "", "arn:r1"}),
+              ElementsAre("bob/StopExecution/arn:r1", "bob/StartExecution/arn:r1",
+                          "alice/StopExecution/arn:r1", "alice/StartExecution/arn:r1"));
+  EXPECT_THAT(ids({"bob", "StartExecution", ""}),
+              ElementsAre("bob/StartExecution/arn:r2", "bob/StartExecution/arn:r1"));
+  EXPECT_THAT(ids({"bob", "", "arn:r2"}),
+              ElementsAre("bob/StopExecution/arn:r2", "bob/StartExecution/arn:r2"));
+  EXPECT_THAT(ids({"", "StartExecution", "arn:r2"}),
+              ElementsAre("bob/StartExecution/arn:r2", "alice/StartExecution/arn:r2"));
+  EXPECT_THAT(ids({"alice", "StopExecution", "arn:r1"}),
+              ElementsAre("alice/StopExecution/arn:r1"));
+  EXPECT_THAT(ids({"carol", "", ""}), IsEmpty());
+  EXPECT_THAT(ids({"alice", "CreateStateMachine", ""}), IsEmpty());
+  EXPECT_THAT(ids({"", "", "arn:r3"}), IsEmpty());
+  // Matching is exact: no prefixes, no case folding.
+  EXPECT_THAT(ids({"Alice", "", ""}), IsEmpty());
+  EXPECT_THAT(ids({"", "", "arn:r"}), IsEmpty());
+  EXPECT_EQ(ids({}).size(), 8u);
+}
+
+TEST_P(StoreSuite, AuditPagesWithoutGapsOrDuplicates) {
+  // 250 entries in batches of different sizes; keys alternate so a filtered list pages too.
+  std::vector<AuditRecord> batch;
+  int appended = 0;
+  for (int size : {1, 99, 100, 50}) {
+    batch.clear();
+    for (int i = 0; i < size; ++i, ++appended) {
+      batch.push_back(audit_entry("req-" + std::to_string(appended),
+                                  appended % 2 == 0 ? "even" : "odd"));
+    }
+    ASSERT_OK(store().append_audit(batch));
+  }
+  ASSERT_EQ(appended, 250);
+
+  std::vector<std::size_t> sizes;
+  std::vector<AuditRecord> seen;
+  std::string token;
+  do {
+    Result<Page<AuditRecord>> p = store().list_audit({}, page(100, token));
+    ASSERT_OK(p);
+    sizes.push_back(p->items.size());
+    seen.insert(seen.end(), p->items.begin(), p->items.end());
+    token = p->next_token;
+  } while (!token.empty() && sizes.size() < 10);
+  EXPECT_THAT(sizes, ElementsAre(100u, 100u, 50u));
+  ASSERT_EQ(seen.size(), 250u);
+  for (int i = 0; i < 250; ++i) {
+    EXPECT_EQ(seen[static_cast<std::size_t>(i)].request_id, "req-" + std::to_string(249 - i));
+    if (i > 0) {
+      EXPECT_LT(seen[static_cast<std::size_t>(i)].id, seen[static_cast<std::size_t>(i) - 1].id);
+    }
+  }
+
+  // Filtered: the 125 odd ones, 100 then 25.
+  Result<Page<AuditRecord>> odd1 = store().list_audit({"odd", "", ""}, page(100));
+  ASSERT_OK(odd1);
+  ASSERT_EQ(odd1->items.size(), 100u);
+  ASSERT_NE(odd1->next_token, "");
+  Result<Page<AuditRecord>> odd2 = store().list_audit({"odd", "", ""}, page(100, odd1->next_token));
+  ASSERT_OK(odd2);
+  ASSERT_EQ(odd2->items.size(), 25u);
+  EXPECT_EQ(odd2->next_token, "");
+  EXPECT_EQ(odd1->items.front().request_id, "req-249");
+  EXPECT_EQ(odd1->items.back().request_id, "req-51");
+  EXPECT_EQ(odd2->items.front().request_id, "req-49");
+  EXPECT_EQ(odd2->items.back().request_id, "req-1");
+
+  // Entries appended after a page was read come first on a fresh list, and do not show up
+  // in the rest of the earlier walk (it continues below its last id).
+  Result<Page<AuditRecord>> first = store().list_audit({}, page(100));
+  ASSERT_OK(first);
+  ASSERT_OK(store().append_audit({audit_entry("late")}));
+  Result<Page<AuditRecord>> second = store().list_audit({}, page(200, first->next_token));
+  ASSERT_OK(second);
+  ASSERT_EQ(second->items.size(), 150u);
+  EXPECT_EQ(second->items.front().request_id, "req-149");
+  Result<Page<AuditRecord>> fresh = store().list_audit({}, page(1));
+  ASSERT_OK(fresh);
+  EXPECT_THAT(request_ids_of(fresh->items), ElementsAre("late"));
+}
+
+TEST_P(StoreSuite, AuditPagingArgumentsAreChecked) {
+  expect_error(store().list_audit({}, page(0)), ErrorCode::InvalidArgument,
+               "max_results must be between 1 and 1000, got 0");
+  expect_error(store().list_audit({}, page(1001)), ErrorCode::InvalidArgument,
+               "max_results must be between 1 and 1000, got 1001");
+  expect_error(store().list_audit({"alice", "", ""}, page(-5)), ErrorCode::InvalidArgument,
+               "max_results must be between 1 and 1000, got -5");
+  expect_error(store().list_audit({}, page(10, "garbage")), ErrorCode::InvalidArgument,
+               "invalid next_token");
+  expect_error(store().list_audit({}, page(10, "%%")), ErrorCode::InvalidArgument,
+               "invalid next_token");
+  // Another list's token is not an audit token.
+  for (const char* name : {"a", "b"}) ASSERT_OK(store().create_state_machine(machine(name)));
+  Result<Page<StateMachineRecord>> machines = store().list_state_machines(page(1));
+  ASSERT_OK(machines);
+  ASSERT_NE(machines->next_token, "");
+  expect_error(store().list_audit({}, page(10, machines->next_token)),
+               ErrorCode::InvalidArgument, "invalid next_token");
+  // An audit token is not another list's token either.
+  ASSERT_OK(store().append_audit({audit_entry("x"), audit_entry("y")}));
+  Result<Page<AuditRecord>> audit = store().list_audit({}, page(1));
+  ASSERT_OK(audit);
+  ASSERT_NE(audit->next_token, "");
+  expect_error(store().list_state_machines(page(10, audit->next_token)),
+               ErrorCode::InvalidArgument, "invalid next_token");
+  expect_error(store().list_executions({}, page(10, audit->next_token)),
+               ErrorCode::InvalidArgument, "invalid next_token");
+  ASSERT_OK(store().list_audit({}, page(1000)));
+  Result<Page<AuditRecord>> rest = store().list_audit({}, page(1, audit->next_token));
+  ASSERT_OK(rest);
+  EXPECT_THAT(request_ids_of(rest->items), ElementsAre("x"));
+}
+
+TEST_P(StoreSuite, ConcurrentAuditAppendsAllLand) {
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 10;
+  constexpr int kPerBatch = 5;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<AuditRecord> batch;
+        for (int i = 0; i < kPerBatch; ++i) {
+          batch.push_back(audit_entry(std::to_string(t) + "-" + std::to_string(b * kPerBatch + i),
+                                      "k" + std::to_string(t)));
+        }
+        if (!store().append_audit(batch).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<AuditRecord> all = all_audit(store(), {}, 7);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kBatches * kPerBatch));
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i].id, all[i - 1].id);
+  // Each thread's entries keep their order (a batch is appended whole, in order).
+  for (int t = 0; t < kThreads; ++t) {
+    std::vector<AuditRecord> mine = all_audit(store(), {"k" + std::to_string(t), "", ""});
+    ASSERT_EQ(mine.size(), static_cast<std::size_t>(kBatches * kPerBatch));
+    for (int i = 0; i < kBatches * kPerBatch; ++i) {
+      EXPECT_EQ(mine[static_cast<std::size_t>(i)].request_id,
+                std::to_string(t) + "-" + std::to_string(kBatches * kPerBatch - 1 - i));
+    }
+  }
 }
 
 // --- Concurrency --------------------------------------------------------------------------------
