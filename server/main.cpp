@@ -1,0 +1,165 @@
+// stepd: the Stepd server process. Reads the configuration (server/config.hpp), opens the
+// store, starts the engine and the HTTP server, logs one "listening" line when ready, and on
+// SIGTERM or SIGINT stops gracefully (requests in flight finish, the engine commits its work and
+// releases its leases) and exits 0.
+//
+// Exit codes: 0 after a signal, 1 when the store, the engine or the listener cannot start, 2 for
+// a bad configuration.
+#include "engine/engine.hpp"
+#include "server/audit/store_audit_log.hpp"
+#include "server/aws/aws_api.hpp"
+#include "server/config.hpp"
+#include "server/http/router.hpp"
+#include "server/http/server.hpp"
+#include "server/observability/access_log.hpp"
+#include "server/observability/log.hpp"
+#include "server/observability/metrics.hpp"
+#include "server/observability/observability_api.hpp"
+#include "server/operations/operations.hpp"
+#include "server/rest/rest_api.hpp"
+#include "server/security/api_keys.hpp"
+#include "server/security/authenticator.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+
+namespace {
+
+using namespace stepd;
+using namespace stepd::server;
+
+// The store URL without a password, for the logs.
+std::string redact(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+int run(const Config& config, const sigset_t& signals) {
+  security::Authenticator auth;
+  if (!config.api_keys_file.empty()) {
+    auto keys = security::load_api_keys(config.api_keys_file);
+    if (!keys) {
+      log::error("cannot load the API keys", {{"error", keys.error().message}});
+      return 2;
+    }
+    auth = security::Authenticator(std::move(*keys));
+  }
+
+  auto store = engine::open_store(config.store);
+  if (!store) {
+    log::error("cannot open the store",
+               {{"store", redact(config.store)}, {"error", store.error().message}});
+    return 1;
+  }
+
+  observability::Metrics metrics(kStepdVersion);
+  engine::EngineOptions options;
+  options.region = config.region;
+  options.account = config.account;
+  options.node_id = config.node_id;
+  options.partitions = config.partitions;
+  options.max_partitions = config.max_partitions;
+  options.lease_ttl =
+      std::chrono::duration_cast<std::chrono::microseconds>(config.lease_ttl).count();
+  options.observer = &metrics;
+  engine::Engine engine(std::move(*store), options);
+
+  // Every mutating call is kept in the store's audit log (batched; after the engine, before the
+  // HTTP server, so it outlives every request and is flushed before the engine stops).
+  StoreAuditLog audit(engine.store());
+  Operations operations(engine, &audit);
+  RestApi rest(operations);
+  AwsApi aws(operations);
+  observability::ObservabilityApi observability_api(metrics, &engine);
+  Router router(Routes{&aws, &rest, &observability_api, &auth});
+
+  if (engine::Status started = engine.start(); !started) {
+    log::error("cannot start the engine",
+               {{"store", redact(config.store)}, {"error", started.error().message}});
+    return 1;
+  }
+  metrics.watch_engine(&engine);
+
+  ServerOptions server_options;
+  server_options.host = config.host;
+  server_options.port = config.port;
+  server_options.io_threads = config.io_threads;
+  server_options.handler_threads = config.handler_threads;
+  server_options.max_body_bytes = config.max_body_bytes;
+  server_options.max_header_bytes = config.max_header_bytes;
+  server_options.read_timeout = config.read_timeout;
+  server_options.write_timeout = config.read_timeout;
+  server_options.idle_timeout = config.idle_timeout;
+  server_options.max_connections = config.max_connections;
+  server_options.tls_cert_file = config.tls_cert;
+  server_options.tls_key_file = config.tls_key;
+  server_options.on_exchange = [&metrics](const Exchange& e, const HttpResponse& r) {
+    observability::record_exchange(&metrics, e, r);
+  };
+  HttpServer server(server_options, router);
+  if (engine::Status listening = server.start(); !listening) {
+    log::error("cannot start the HTTP server", {{"error", listening.error().message}});
+    engine.shutdown();
+    return 1;
+  }
+  metrics.watch_connections([&server] { return static_cast<double>(server.connections()); });
+
+  const bool v6 = config.host.find(':') != std::string::npos;
+  const std::string address =
+      (v6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(server.port());
+  log::always("listening", {{"address", address},
+                            {"port", static_cast<int>(server.port())},
+                            {"scheme", config.tls_cert.empty() ? "http" : "https"},
+                            {"auth", auth.enabled()},
+                            {"store", redact(config.store)},
+                            {"node_id", config.node_id},
+                            {"region", config.region},
+                            {"account", config.account},
+                            {"version", kStepdVersion}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                         {"grace_ms", static_cast<long long>(config.shutdown_timeout.count())}});
+  observability_api.set_draining(true);
+  server.stop(config.shutdown_timeout);
+  metrics.watch_connections(nullptr);
+  engine.shutdown();
+  metrics.watch_engine(nullptr);
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken by
+  // sigwait() in run(); a closed socket must not kill the process.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  const std::vector<std::string> args(argv, argv + argc);
+  const ParsedConfig parsed = parse_config(args);
+  if (!parsed.out.empty()) std::cout << parsed.out << std::flush;
+  if (!parsed.err.empty()) std::cerr << parsed.err << std::flush;
+  if (!parsed.run) return parsed.exit_code;
+
+  log::Level level = log::Level::Info;
+  log::parse_level(parsed.config.log_level, level);
+  log::setup(level);
+  try {
+    return run(parsed.config, signals);
+  } catch (const std::exception& e) {
+    log::error("stepd failed", {{"error", e.what()}});
+    return 1;
+  }
+}
