@@ -118,6 +118,9 @@ class Engine::Impl {
     committer_ = std::thread([this] { committer_loop(); });
     if (options_.timer_thread) timer_thread_ = std::thread([this] { timer_loop(); });
     if (options_.lease_thread) lease_thread_ = std::thread([this] { lease_loop(); });
+    if (options_.task_messages_interval > 0) {
+      messages_thread_ = std::thread([this] { messages_loop(); });
+    }
     return Status();
   }
 
@@ -143,6 +146,7 @@ class Engine::Impl {
     if (committer_.joinable()) committer_.join();
     if (timer_thread_.joinable()) timer_thread_.join();
     if (lease_thread_.joinable()) lease_thread_.join();
+    if (messages_thread_.joinable()) messages_thread_.join();
     (void)store_->release_partitions(options_.node_id);
   }
 
@@ -444,12 +448,88 @@ class Engine::Impl {
   ApiResult<bool> heartbeat_task(const std::string& token) {
     auto promise = std::make_shared<std::promise<ApiResult<bool>>>();
     auto future = promise->get_future();
+    heartbeat_task_async(token, [promise](ApiResult<bool> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+
+  void heartbeat_task_async(const std::string& token, std::function<void(ApiResult<bool>)> done) {
     Command c;
     c.kind = Command::Kind::Heartbeat;
     c.token = token;
-    c.task_done = [promise](ApiResult<bool> r) { promise->set_value(std::move(r)); };
+    c.task_done = std::move(done);
     post(std::move(c));
-    return future.get();
+  }
+
+  void task_started(const std::string& token, const std::string& worker_name) {
+    Command c;
+    c.kind = Command::Kind::Started;
+    c.token = token;
+    c.worker_name = worker_name;
+    post(std::move(c));
+  }
+
+  // --- Activities ---------------------------------------------------------------------------
+
+  std::string activity_arn(const std::string& name) const {
+    return "arn:aws:states:" + options_.region + ":" + options_.account + ":activity:" + name;
+  }
+
+  ApiResult<ActivityRecord> create_activity(const std::string& name, const std::string& tags) {
+    if (auto why = invalid_name(name, "Activity")) return api_error("InvalidName", *why);
+    ActivityRecord a;
+    a.arn = activity_arn(name);
+    a.name = name;
+    a.tags_json = tags.empty() ? "[]" : tags;
+    a.created = now();
+    Status s = store_->create_activity(a);
+    if (s.ok()) return a;
+    if (s.error().code != ErrorCode::AlreadyExists) return store_error(s.error());
+    auto existing = store_->get_activity(a.arn);
+    if (!existing.ok()) return store_error(existing.error());
+    return *existing;  // AWS: CreateActivity is idempotent
+  }
+
+  ApiResult<ActivityRecord> describe_activity(const std::string& arn) {
+    auto a = store_->get_activity(arn);
+    if (a.ok()) return *a;
+    if (a.error().code == ErrorCode::NotFound) {
+      return api_error("ActivityDoesNotExist", "Activity Does Not Exist: '" + arn + "'");
+    }
+    return store_error(a.error());
+  }
+
+  ApiResult<Page<ActivityRecord>> list_activities(const PageRequest& page) {
+    auto r = store_->list_activities(page);
+    if (r.ok()) return *r;
+    if (r.error().code == ErrorCode::InvalidArgument) {
+      return api_error(r.error().message.find("token") != std::string::npos ? "InvalidToken"
+                                                                             : "ValidationException",
+                       r.error().message);
+    }
+    return store_error(r.error());
+  }
+
+  ApiResult<bool> delete_activity(const std::string& arn) {
+    Status s = store_->delete_activity(arn);
+    if (s.ok() || s.error().code == ErrorCode::NotFound) return true;
+    return store_error(s.error());
+  }
+
+  // --- Nested executions --------------------------------------------------------------------
+
+  void on_execution_end(const std::string& arn, ExecutionReply done) {
+    std::uint64_t id = 0;
+    {
+      std::lock_guard lock(watchers_mu_);
+      id = ++next_watcher_;
+      end_watchers_[arn].emplace_back(id, std::move(done));
+    }
+    // Registered first, then read: an end committed in between is seen by one or the other,
+    // and whoever takes the registration out of the list answers it.
+    auto rec = describe_execution(arn);
+    const auto* e = std::get_if<ExecutionRecord>(&rec);
+    if (e != nullptr && e->status == "RUNNING") return;
+    if (auto mine = take_watcher(arn, id)) (*mine)(std::move(rec));
   }
 
   void fire_due_timers() {
@@ -489,7 +569,8 @@ class Engine::Impl {
   // --- Commands to the stepper --------------------------------------------------------------
 
   struct Command {
-    enum class Kind { Start, Task, Heartbeat, Timer, Stop, Leases, Redrive } kind = Kind::Timer;
+    enum class Kind { Start, Task, Heartbeat, Started, Timer, Stop, Leases, Redrive } kind =
+        Kind::Timer;
     asl::Json redrive_point;                         // Redrive
     asl::Json redrive_input;                         // Redrive
     std::vector<MapResultRecord> redrive_results;    // Redrive
@@ -501,6 +582,7 @@ class Engine::Impl {
     std::string token;                               // Task, Heartbeat
     asl::Outcome outcome;                            // Task
     std::string error, cause;                        // Stop
+    std::string worker_name;                         // Started
     ExecutionReply reply;  // Start, Stop, Redrive
     std::function<void(ApiResult<bool>)> task_done;                    // Task, Heartbeat
     int attempt = 0;                                                   // Start: retries
@@ -588,6 +670,7 @@ class Engine::Impl {
           token_owner_[d.token] = arn;
           p.dispatch.push_back(std::move(d));
         }
+        for (std::string& t : out.timed_out_tasks) remember_timed_out(std::move(t));
         for (std::string& t : out.cancelled_tasks) {
           token_owner_.erase(t);
           p.cancelled.push_back(std::move(t));
@@ -720,10 +803,25 @@ class Engine::Impl {
         });
         return;
       }
+      case Command::Kind::Started: {
+        ExecutionCore* core = core_for_token(c.token);
+        if (core != nullptr && core->task_started(c.token, c.worker_name, now())) touch(core);
+        return;
+      }
       case Command::Kind::Task:
       case Command::Kind::Heartbeat: {
         ExecutionCore* core = core_for_token(c.token);
         bool ok = false;
+        if (core == nullptr) {
+          if (timed_out_set_.count(c.token)) {
+            auto done = std::move(c.task_done);
+            p.replies.push_back([done](const Status&) {
+              done(api_error("TaskTimedOut", "Task Timed Out"));
+            });
+            return;
+          }
+          if (forward_to_owner(c)) return;
+        }
         if (core != nullptr) {
           if (c.kind == Command::Kind::Task) {
             const long long before = core->states_entered();
@@ -853,6 +951,49 @@ class Engine::Impl {
     return earliest - now() >= options_.evict_waiting_after;
   }
 
+  // Tokens of tasks that timed out lately (SendTask* then answers TaskTimedOut, as AWS).
+  void remember_timed_out(std::string token) {
+    constexpr std::size_t kKeep = 100'000;
+    if (!timed_out_set_.insert(token).second) return;
+    timed_out_order_.push_back(std::move(token));
+    if (timed_out_order_.size() > kKeep) {
+      timed_out_set_.erase(timed_out_order_.front());
+      timed_out_order_.pop_front();
+    }
+  }
+
+  // A task whose execution this node does not step (another node holds its partition): leaves
+  // the outcome or heartbeat for that node in the store. False when the task is not known at
+  // all (the caller answers TaskDoesNotExist).
+  bool forward_to_owner(Command& c) {
+    auto task = store_->get_task(c.token);
+    if (!task.ok() || fences_.count(task->partition)) return false;
+    TaskMessage m;
+    m.token = c.token;
+    m.created = now();
+    if (c.kind == Command::Kind::Heartbeat) {
+      m.kind = "heartbeat";
+    } else if (const asl::Json* out = std::get_if<asl::Json>(&c.outcome)) {
+      m.kind = "success";
+      m.body = asl::dump_compact(*out);
+    } else {
+      const asl::StatesError& e = std::get<asl::StatesError>(c.outcome);
+      m.kind = "failure";
+      m.body = asl::dump_compact(asl::Json{{"error", e.error}, {"cause", e.cause}});
+    }
+    Status s = store_->post_task_message(m);
+    auto done = std::move(c.task_done);
+    if (s.ok()) {
+      done(true);
+    } else if (s.error().code == ErrorCode::NotFound ||
+               s.error().code == ErrorCode::AlreadyExists) {
+      done(api_error("TaskDoesNotExist", "Task Does Not Exist"));
+    } else {
+      done(store_error(s.error()));
+    }
+    return true;
+  }
+
   ExecutionCore* core_for_token(const std::string& token) {
     auto it = token_owner_.find(token);
     std::string arn;
@@ -953,6 +1094,7 @@ class Engine::Impl {
       for (const std::string& arn : p.express_finished) express_running_.erase(arn);
     }
     for (auto& reply : p.replies) reply(s);
+    if (s.ok() && !p.finished.empty()) notify_watchers(p.finished);
     if (s.ok() && !p.finished.empty()) {
       std::lock_guard lock(waiters_mu_);
       for (const std::string& arn : p.finished) {
@@ -1042,6 +1184,75 @@ class Engine::Impl {
       c.kind = Command::Kind::Leases;
       c.leases = std::move(*leases);
       post(std::move(c));
+    }
+  }
+
+  // Several nodes: outcomes, heartbeats and hand-outs of this node's tasks that reached another
+  // node wait in the store (Store::post_task_message); they are applied here like local ones and
+  // deleted once their effect is durable (applied twice after a crash: the token refuses).
+  void messages_loop() {
+    std::unique_lock lock(lease_mu_);
+    while (!lease_stop_) {
+      lease_cv_.wait_for(lock, std::chrono::microseconds(options_.task_messages_interval));
+      if (lease_stop_) return;
+      lock.unlock();
+      apply_task_messages();
+      lock.lock();
+    }
+  }
+
+  void apply_task_messages() {
+    std::vector<int> held;
+    {
+      std::lock_guard lock(partitions_mu_);
+      held = held_partitions_;
+    }
+    if (held.empty()) return;
+    auto messages = store_->task_messages(held, 256);
+    if (!messages.ok() || messages->empty()) return;
+    std::vector<std::int64_t> done_now;
+    for (TaskMessage& m : *messages) {
+      {
+        std::lock_guard lock(messages_mu_);
+        if (!messages_in_flight_.insert(m.id).second) continue;
+      }
+      Command c;
+      c.token = m.token;
+      if (m.kind == "started") {
+        c.kind = Command::Kind::Started;
+        c.worker_name = m.body;
+        post(std::move(c));
+        done_now.push_back(m.id);
+        continue;
+      }
+      if (m.kind == "heartbeat") {
+        c.kind = Command::Kind::Heartbeat;
+      } else {
+        c.kind = Command::Kind::Task;
+        asl::Json body = asl::Json::parse(m.body, nullptr, /*allow_exceptions=*/false);
+        if (m.kind == "success") {
+          c.outcome = body.is_discarded() ? asl::Json(m.body) : std::move(body);
+        } else {
+          c.outcome = asl::StatesError{body.is_object() ? body.value("error", "") : "",
+                                       body.is_object() ? body.value("cause", "") : m.body};
+        }
+      }
+      const std::int64_t id = m.id;
+      c.task_done = [this, id](ApiResult<bool> r) {
+        const auto* e = std::get_if<ApiError>(&r);
+        // A store failure leaves the message for the next round; any other answer consumed it.
+        if (e == nullptr || (e->type != "ServiceUnavailable" && e->type != "InternalError")) {
+          (void)store_->delete_task_messages({id});
+        }
+        std::lock_guard lock(messages_mu_);
+        messages_in_flight_.erase(id);
+      };
+      post(std::move(c));
+    }
+    if (!done_now.empty()) {
+      (void)store_->delete_task_messages(done_now);
+      std::lock_guard lock(messages_mu_);
+      for (std::int64_t id : done_now) messages_in_flight_.erase(id);
     }
   }
 
@@ -1142,6 +1353,42 @@ class Engine::Impl {
 
   // --- Helpers ------------------------------------------------------------------------------
 
+  // Takes registration `id` of `arn` out of the list; nullopt when the committer took it first
+  // (it then answers).
+  std::optional<ExecutionReply> take_watcher(const std::string& arn, std::uint64_t id) {
+    std::lock_guard lock(watchers_mu_);
+    auto it = end_watchers_.find(arn);
+    if (it == end_watchers_.end()) return std::nullopt;
+    auto& list = it->second;
+    for (auto w = list.begin(); w != list.end(); ++w) {
+      if (w->first != id) continue;
+      ExecutionReply done = std::move(w->second);
+      list.erase(w);
+      if (list.empty()) end_watchers_.erase(it);
+      return done;
+    }
+    return std::nullopt;
+  }
+
+  void notify_watchers(const std::vector<std::string>& finished) {
+    std::vector<std::pair<std::string, std::vector<std::pair<std::uint64_t, ExecutionReply>>>>
+        due;
+    {
+      std::lock_guard lock(watchers_mu_);
+      if (end_watchers_.empty()) return;
+      for (const std::string& arn : finished) {
+        auto it = end_watchers_.find(arn);
+        if (it == end_watchers_.end()) continue;
+        due.emplace_back(arn, std::move(it->second));
+        end_watchers_.erase(it);
+      }
+    }
+    for (auto& [arn, list] : due) {
+      auto rec = describe_execution(arn);
+      for (auto& w : list) w.second(rec);
+    }
+  }
+
   // Forgets the in-memory core of `arn` and the task tokens that led to it.
   void drop_core(const std::string& arn) {
     auto it = cores_.find(arn);
@@ -1188,7 +1435,10 @@ class Engine::Impl {
     std::lock_guard lock(machines_mu_);
     auto it = machines_.find(key);
     if (it != machines_.end()) return it->second;
-    asl::LoadResult r = asl::load_definition(std::string_view(definition), options_.load);
+    // What was accepted once runs: a route removed since then fails its tasks, not the load.
+    asl::LoadOptions load = options_.load;
+    load.strict = false;
+    asl::LoadResult r = asl::load_definition(std::string_view(definition), load);
     if (!r.ok()) return nullptr;
     machines_[key] = r.machine;
     return r.machine;
@@ -1264,6 +1514,16 @@ class Engine::Impl {
 
   std::mutex express_mu_;
   std::unordered_set<std::string> express_running_;  // EXPRESS executions not ended yet
+
+  std::unordered_set<std::string> timed_out_set_;  // stepper thread only
+  std::deque<std::string> timed_out_order_;
+  std::thread messages_thread_;
+  std::mutex messages_mu_;
+  std::unordered_set<std::int64_t> messages_in_flight_;
+  std::mutex watchers_mu_;
+  std::unordered_map<std::string, std::vector<std::pair<std::uint64_t, ExecutionReply>>>
+      end_watchers_;
+  std::uint64_t next_watcher_ = 0;
 
   std::mutex waiters_mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<std::promise<void>>>> waiters_;
@@ -1348,6 +1608,29 @@ void Engine::complete_task_async(const std::string& token, asl::Outcome outcome,
 }
 ApiResult<bool> Engine::heartbeat_task(const std::string& token) {
   return impl_->heartbeat_task(token);
+}
+void Engine::heartbeat_task_async(const std::string& token,
+                                  std::function<void(ApiResult<bool>)> done) {
+  impl_->heartbeat_task_async(token, std::move(done));
+}
+void Engine::task_started(const std::string& token, const std::string& worker_name) {
+  impl_->task_started(token, worker_name);
+}
+void Engine::on_execution_end(const std::string& arn, ExecutionReply done) {
+  impl_->on_execution_end(arn, std::move(done));
+}
+ApiResult<ActivityRecord> Engine::create_activity(const std::string& name,
+                                                  const std::string& tags_json) {
+  return impl_->create_activity(name, tags_json);
+}
+ApiResult<ActivityRecord> Engine::describe_activity(const std::string& arn) {
+  return impl_->describe_activity(arn);
+}
+ApiResult<Page<ActivityRecord>> Engine::list_activities(const PageRequest& page) {
+  return impl_->list_activities(page);
+}
+ApiResult<bool> Engine::delete_activity(const std::string& arn) {
+  return impl_->delete_activity(arn);
 }
 void Engine::fire_due_timers() { impl_->fire_due_timers(); }
 Engine::Stats Engine::stats() const { return impl_->stats(); }

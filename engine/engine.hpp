@@ -63,6 +63,9 @@ struct EngineOptions {
   // the work; a released or expired partition (a node went away) is always taken over.
   int max_partitions = 0;
   bool lease_thread = true;       // renew leases and take over expired partitions
+  // How often to look for task outcomes other nodes received for this node's executions
+  // (Store::task_messages); 0: never (one node alone).
+  Micros task_messages_interval = 100'000;
   // An execution whose next event is a timer at least this far away leaves memory until the
   // timer fires (0: keep every execution in memory).
   Micros evict_waiting_after = 2'000'000;
@@ -157,15 +160,40 @@ class Engine {
   // Waits until the execution ends or `timeout` passes; returns its record.
   ApiResult<ExecutionRecord> wait_for(const std::string& arn, std::chrono::milliseconds timeout);
 
+  // --- Activities ---------------------------------------------------------------------------
+  // AWS: creating an activity that exists returns it (same ARN); InvalidName for a bad name
+  // (1..80 characters, none of whitespace, brackets, wildcards, special characters).
+  ApiResult<ActivityRecord> create_activity(const std::string& name, const std::string& tags_json);
+  // ActivityDoesNotExist when absent.
+  ApiResult<ActivityRecord> describe_activity(const std::string& arn);
+  ApiResult<Page<ActivityRecord>> list_activities(const PageRequest& page);
+  // AWS: deleting an activity that does not exist succeeds.
+  ApiResult<bool> delete_activity(const std::string& arn);
+
   // --- Tasks --------------------------------------------------------------------------------
-  // Reports a task's outcome. TaskDoesNotExist for unknown or completed tokens. Returns once
-  // the outcome is durable.
+  // Token errors, as AWS names them: InvalidToken (not a token this engine issues: wrong shape),
+  // TaskTimedOut (the task timed out: TimeoutSeconds or HeartbeatSeconds), TaskDoesNotExist
+  // (unknown, or already completed). A token of a task whose execution another node steps is
+  // handed to that node through the store (Store::post_task_message): the answer then comes once
+  // the message is durable, and a second outcome for the token is TaskDoesNotExist.
+  //
+  // Reports a task's outcome. Returns once the outcome is durable.
   ApiResult<bool> complete_task(const std::string& token, asl::Outcome outcome);
   // The same without waiting: `done` is called (on the engine's committer thread; it must not
   // block) once the outcome is durable, or with TaskDoesNotExist.
   void complete_task_async(const std::string& token, asl::Outcome outcome,
                            std::function<void(ApiResult<bool>)> done);
   ApiResult<bool> heartbeat_task(const std::string& token);
+  void heartbeat_task_async(const std::string& token, std::function<void(ApiResult<bool>)> done);
+  // An activity task was handed to a worker: records ActivityStarted with its name (once per
+  // task; nothing for unknown tokens or other tasks). Does not wait.
+  void task_started(const std::string& token, const std::string& worker_name);
+
+  // --- Nested executions ----------------------------------------------------------------------
+  // Calls `done` once with the execution's record when it ends (SUCCEEDED, FAILED, TIMED_OUT,
+  // ABORTED), at once when it already has. ExecutionDoesNotExist when there is none. An
+  // execution stepped by another node is watched by reading the store every second.
+  void on_execution_end(const std::string& arn, ExecutionReply done);
 
   // Fires every timer due at or before the clock's now (the timer thread does this by itself).
   void fire_due_timers();

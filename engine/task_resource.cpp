@@ -77,6 +77,78 @@ ServiceResource service_resource(std::string_view resource) {
   return {"", std::string(resource)};
 }
 
+TaskTarget classify_task(std::string_view resource) {
+  TaskTarget t;
+  auto parts = split(resource, ':');
+  if (parts.size() < 6 || parts[0] != "arn" || !is_partition(parts[1])) return t;
+  if (parts[2] == "lambda") {
+    if (classify_resource(resource) != ResourceKind::LambdaFunction) return t;
+    t.kind = TaskTarget::Kind::LambdaFunction;
+    t.function.name = std::string(parts[6]);
+    if (parts.size() == 8) t.function.qualifier = std::string(parts[7]);
+    return t;
+  }
+  if (parts[2] != "states") return t;
+  // arn:aws:states:REGION:ACCOUNT:activity:NAME
+  if (parts[5] == "activity") {
+    if (parts.size() != 7 || parts[6].empty()) return t;
+    t.kind = TaskTarget::Kind::Activity;
+    t.action = std::string(parts[6]);
+    return t;
+  }
+  // arn:aws:states:REGION:ACCOUNT:SERVICE:ACTION[.suffix][:2]
+  // The ".sync:2" suffix splits into one more part.
+  std::size_t end = parts.size();
+  bool two = false;
+  if (end == 8 && parts[7] == "2") {
+    two = true;
+    --end;
+  }
+  std::string_view service = parts[5];
+  std::string_view action;
+  bool sdk = false;
+  if (service == "aws-sdk") {
+    if (end != 8) return t;
+    sdk = true;
+    service = parts[6];
+    action = parts[7];
+  } else {
+    if (end != 7) return t;
+    action = parts[6];
+  }
+  if (service.empty() || action.empty()) return t;
+  std::size_t dot = action.find('.');
+  if (dot != std::string_view::npos) {
+    std::string_view suffix = action.substr(dot + 1);
+    action = action.substr(0, dot);
+    if (suffix == "sync") {
+      t.pattern = two ? IntegrationPattern::Sync2 : IntegrationPattern::Sync;
+    } else if (suffix == "waitForTaskToken" && !two) {
+      t.pattern = IntegrationPattern::WaitForTaskToken;
+    } else {
+      return t;
+    }
+  } else if (two) {
+    return t;
+  }
+  if (action.empty()) return t;
+  t.service = std::string(service);
+  t.action = std::string(action);
+  t.sdk = sdk;
+  if (sdk) {
+    t.kind = TaskTarget::Kind::Service;
+  } else if (service == "lambda" && action == "invoke") {
+    t.kind = TaskTarget::Kind::LambdaInvoke;
+  } else if (service == "http" && action == "invoke") {
+    t.kind = TaskTarget::Kind::HttpInvoke;
+  } else if (service == "states" && action == "startExecution") {
+    t.kind = TaskTarget::Kind::StartExecution;
+  } else {
+    t.kind = TaskTarget::Kind::Service;
+  }
+  return t;
+}
+
 std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why) {
   auto fail = [&](std::string reason) -> std::optional<HttpUrl> {
     if (why) *why = std::move(reason);

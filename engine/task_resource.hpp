@@ -34,6 +34,37 @@ struct ServiceResource {
 };
 ServiceResource service_resource(std::string_view resource);
 
+// How a Task waits for its service: the Resource's suffix.
+enum class IntegrationPattern {
+  RequestResponse,   // no suffix: the call's answer is the result
+  Sync,              // .sync: the call runs the job to its end (result as AWS's JSON-text form)
+  Sync2,             // .sync:2 (results as JSON)
+  WaitForTaskToken,  // .waitForTaskToken: the call hands on $$.Task.Token; SendTaskSuccess ends it
+};
+
+// Where a Task's work goes (engine/dispatch routes on this).
+struct TaskTarget {
+  enum class Kind {
+    Activity,         // arn:aws:states:REGION:ACCOUNT:activity:NAME (workers poll for it)
+    LambdaFunction,   // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+    LambdaInvoke,     // arn:aws:states:::lambda:invoke[.waitForTaskToken]
+    HttpInvoke,       // arn:aws:states:::http:invoke[.waitForTaskToken]
+    StartExecution,   // arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]
+    Service,          // arn:aws:states:::SERVICE:ACTION[suffix], arn:aws:states:::aws-sdk:...
+    Unknown,          // none of these (not an ARN of the states or lambda service)
+  };
+  Kind kind = Kind::Unknown;
+  IntegrationPattern pattern = IntegrationPattern::RequestResponse;
+  std::string service;  // Service: "dynamodb" (also for aws-sdk:dynamodb:getItem)
+  std::string action;   // Service: "putItem"; Activity: the activity name
+  bool sdk = false;     // Service: an aws-sdk: integration
+  LambdaFunctionRef function;  // LambdaFunction
+};
+
+// Region and account may be present or empty in integration ARNs
+// ("arn:aws:states:::sns:publish", "arn:aws:states:us-east-1:123456789012:sns:publish").
+TaskTarget classify_task(std::string_view resource);
+
 // An http:// URL split into host, port and target.
 struct HttpUrl {
   std::string host;

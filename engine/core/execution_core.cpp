@@ -332,6 +332,21 @@ class ExecutionCore::Impl {
     return true;
   }
 
+  bool task_started(const std::string& token, const std::string& worker_name, Micros now) {
+    auto it = by_token_.find(token);
+    if (it == by_token_.end()) return false;
+    Frame& f = *it->second;
+    if (f.task.started || service_resource(f.task.resource).resource_type != "activity") {
+      return false;
+    }
+    now_ = now;
+    f.task.started = true;
+    event(f, "ActivityStarted", [&](Json& d) { d["workerName"] = worker_name; });
+    write_.tasks_started.push_back({token, worker_name});
+    dirty(f);
+    return true;
+  }
+
   bool heartbeat(const std::string& token, Micros now) {
     auto it = by_token_.find(token);
     if (it == by_token_.end()) return false;
@@ -424,6 +439,7 @@ class ExecutionCore::Impl {
     out.dispatch = std::move(dispatch_);
     out.timers = std::move(armed_);
     out.cancelled_tasks = std::move(cancelled_);
+    out.timed_out_tasks = std::move(timed_out_);
     out.finished = finished_;
     record_.version = out.write.expected_version + 1;
     write_ = ExecutionWrite{};
@@ -432,6 +448,7 @@ class ExecutionCore::Impl {
     dispatch_.clear();
     armed_.clear();
     cancelled_.clear();
+    timed_out_.clear();
     return out;
   }
 
@@ -717,8 +734,9 @@ class ExecutionCore::Impl {
       rec.heartbeat_due = f.heartbeat_due;
     }
     write_.tasks_put.push_back(std::move(rec));
-    f.task = TaskDispatch{f.token, record_.arn, resource, std::move(payload), timeout_seconds,
-                          heartbeat_seconds};
+    f.task = TaskDispatch{f.token,           record_.arn,       resource,
+                          std::move(payload), timeout_seconds,   heartbeat_seconds,
+                          record_.trace_header, state_name,      false};
     by_token_[f.token] = &f;
     dispatch_.push_back(f.task);
     dirty(f);
@@ -769,6 +787,8 @@ class ExecutionCore::Impl {
     if (f.token.empty()) return;
     by_token_.erase(f.token);
     std::erase_if(write_.tasks_put, [&](const TaskRecord& t) { return t.token == f.token; });
+    std::erase_if(write_.tasks_started,
+                  [&](const ExecutionWrite::TaskStarted& t) { return t.token == f.token; });
     write_.tasks_delete.push_back(f.token);
     cancel_timer(f.timer_id);
     f.timer_id.clear();
@@ -779,6 +799,7 @@ class ExecutionCore::Impl {
 
   void time_out_task(Frame& f, StatesError error) {
     cancelled_.push_back(f.token);
+    timed_out_.push_back(f.token);
     if (f.compensating) {
       compensation_done(f, Outcome{std::move(error)});
       return;
@@ -1618,6 +1639,8 @@ class ExecutionCore::Impl {
       d["task"] = {{"resource", f.task.resource}, {"payload", f.task.payload}};
       if (f.task.timeout_seconds) d["task"]["timeout_seconds"] = *f.task.timeout_seconds;
       if (f.task.heartbeat_seconds) d["task"]["heartbeat_seconds"] = *f.task.heartbeat_seconds;
+      if (!f.task.state_name.empty()) d["task"]["state"] = f.task.state_name;
+      if (f.task.started) d["task"]["started"] = true;
     }
     if (!f.timer_id.empty()) {
       d["timer"] = f.timer_id;
@@ -1705,6 +1728,9 @@ class ExecutionCore::Impl {
       if (t.contains("heartbeat_seconds")) {
         f.task.heartbeat_seconds = t["heartbeat_seconds"].get<double>();
       }
+      f.task.state_name = t.value("state", std::string());
+      f.task.started = t.value("started", false);
+      f.task.trace_header = record_.trace_header;
       by_token_[f.token] = &f;
     }
     if (d.contains("timer")) {
@@ -1819,6 +1845,7 @@ class ExecutionCore::Impl {
   std::vector<TaskDispatch> dispatch_;
   std::vector<TimerRecord> armed_;
   std::vector<std::string> cancelled_;
+  std::vector<std::string> timed_out_;
 };
 
 // --- ExecutionCore ------------------------------------------------------------------------
@@ -1866,6 +1893,11 @@ bool ExecutionCore::deliver_task(const std::string& token, asl::Outcome outcome,
 bool ExecutionCore::deliver_timer(const std::string& timer_id, Micros now) {
   return impl_->deliver_timer(timer_id, now);
 }
+bool ExecutionCore::task_started(const std::string& token, const std::string& worker_name,
+                                 Micros now) {
+  return impl_->task_started(token, worker_name, now);
+}
+
 bool ExecutionCore::heartbeat(const std::string& token, Micros now) {
   return impl_->heartbeat(token, now);
 }

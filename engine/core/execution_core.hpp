@@ -65,6 +65,9 @@ struct TaskDispatch {
   Json payload;
   std::optional<double> timeout_seconds;
   std::optional<double> heartbeat_seconds;
+  std::string trace_header;  // the execution's (W3C traceparent or X-Ray), "" when none
+  std::string state_name;    // the Task state (or the compensated one)
+  bool started = false;      // an activity task already handed to a worker (ActivityStarted)
 };
 
 struct StepOutput {
@@ -72,6 +75,7 @@ struct StepOutput {
   std::vector<TaskDispatch> dispatch;    // then dispatch these
   std::vector<TimerRecord> timers;       // and arm these (also in write.timers_put)
   std::vector<std::string> cancelled_tasks;  // tokens no longer awaited (abandon their work)
+  std::vector<std::string> timed_out_tasks;  // of those, the ones whose task timed out
   bool finished = false;                 // the execution reached a terminal status
 };
 
@@ -126,6 +130,9 @@ class ExecutionCore {
   bool deliver_timer(const std::string& timer_id, Micros now);
   // A heartbeat for a task: pushes its heartbeat deadline. False for unknown tokens.
   bool heartbeat(const std::string& token, Micros now);
+  // An activity task was handed to a worker: records ActivityStarted {workerName}. False for an
+  // unknown token, a task that is not an activity's, or one already started.
+  bool task_started(const std::string& token, const std::string& worker_name, Micros now);
   // StopExecution: ends the execution ABORTED with error and cause.
   void stop(const std::string& error, const std::string& cause, Micros now);
 

@@ -11,7 +11,8 @@
 //  - map results: the output of each finished Map iteration, one row each (the saga extension
 //    keeps its log and compensation plan in rows of this table too: docs/saga.md);
 //  - timers: when each Wait, retry back-off and task time-out is due;
-//  - tasks: task tokens handed out and not yet completed.
+//  - tasks: task tokens handed out and not yet completed; messages about them between nodes;
+//  - activities, and the routing registry of push tasks (functions and service integrations).
 //
 // Durability protocol: one step of one execution is an ExecutionWrite; commit() applies a
 // batch of them (many executions: group commit) in ONE transaction, durably (fsync / synchronous
@@ -28,7 +29,8 @@
 //
 // Errors, the same on every backend (the suite asserts the texts; <x> is the value):
 //  - NotFound: "state machine <arn> does not exist", "revision <id> of state machine <arn> does
-//    not exist", "execution <arn> does not exist", "task <token> does not exist".
+//    not exist", "execution <arn> does not exist", "task <token> does not exist", "activity
+//    <arn> does not exist", "route <kind> <name> does not exist".
 //  - AlreadyExists: "state machine <arn> already exists", "revision <id> of state machine <arn>
 //    already exists".
 //  - InvalidArgument: "max_results must be between 1 and 1000, got <n>", "invalid next_token",
@@ -196,6 +198,14 @@ struct ExecutionWrite {
   std::vector<std::string> timers_delete; // timer ids of this execution
   std::vector<TaskRecord> tasks_put;      // insert or replace
   std::vector<std::string> tasks_delete;  // tokens
+  // Activity tasks handed to a worker: the row (if still there) becomes status "STARTED" with
+  // this worker name. Applied after tasks_put.
+  struct TaskStarted {
+    std::string token;
+    std::string worker_name;
+    bool operator==(const TaskStarted&) const = default;
+  };
+  std::vector<TaskStarted> tasks_started;
 };
 
 // A partition lease that must still be held by `node` with `epoch` for a batch to commit:
@@ -253,6 +263,43 @@ struct AuditQuery {
   std::string resource;   // "" for all
 };
 
+// An activity (workers poll it for tasks).
+struct ActivityRecord {
+  std::string arn;   // arn:aws:states:REGION:ACCOUNT:activity:NAME
+  std::string name;
+  std::string tags_json = "[]";  // [{"key":..,"value":..}]
+  Micros created = 0;
+
+  bool operator==(const ActivityRecord&) const = default;
+};
+
+// An entry of the task routing registry: where push tasks go (engine/dispatch/registry.hpp).
+struct RouteRecord {
+  std::string kind;  // "function" (a Lambda-style function) or "service" (an integration)
+  // function: NAME or NAME:QUALIFIER; service: SERVICE or SERVICE:ACTION (e.g. "dynamodb",
+  // "dynamodb:putItem"; aws-sdk integrations use the same names).
+  std::string name;
+  std::string url;   // http://HOST[:PORT][/PATH]
+  Micros updated = 0;
+
+  bool operator==(const RouteRecord&) const = default;
+};
+
+// A message to the node that steps a task's execution, left by another node that received the
+// task's outcome, heartbeat or hand-out to a worker (several nodes on one database).
+struct TaskMessage {
+  std::int64_t id = 0;    // assigned by the store: increasing
+  std::string token;
+  std::string kind;       // "success", "failure", "heartbeat" or "started"
+  // success: the output (JSON text); failure: {"error":..,"cause":..} (JSON text);
+  // started: the worker name; heartbeat: "".
+  std::string body;
+  int partition = 0;      // the task's partition (from its task row)
+  Micros created = 0;
+
+  bool operator==(const TaskMessage&) const = default;
+};
+
 struct PartitionLease {
   int partition = 0;
   std::string node;
@@ -265,6 +312,8 @@ struct PartitionLease {
 class Store {
  public:
   virtual ~Store() = default;
+  // TEMPORARY while the backends gain activities, routes and task messages (this session).
+  static Error not_implemented() { return Error{ErrorCode::Unavailable, "not implemented"}; }
 
   // Creates the schema or migrates it to the current version. Idempotent.
   virtual Status migrate() = 0;
@@ -331,6 +380,47 @@ class Store {
   virtual Result<Page<AuditRecord>> list_audit(const AuditQuery& query,
                                                const PageRequest& page) = 0;
 
+#pragma GCC diagnostic push  // TEMPORARY (see not_implemented)
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+  // --- Activities -------------------------------------------------------------------------
+  // AlreadyExists "activity <arn> already exists" when the ARN is taken.
+  virtual Status create_activity(const ActivityRecord& activity) { return not_implemented(); }
+  // NotFound "activity <arn> does not exist".
+  virtual Result<ActivityRecord> get_activity(std::string_view arn) { return not_implemented(); }
+  // Ordered by name, then ARN.
+  virtual Result<Page<ActivityRecord>> list_activities(const PageRequest& page) { return not_implemented(); }
+  // NotFound when absent. Tasks already scheduled for it are left alone.
+  virtual Status delete_activity(std::string_view arn) { return not_implemented(); }
+  // Replaces the activity's tags. NotFound when it does not exist.
+  virtual Status set_activity_tags(std::string_view arn, const std::string& tags_json) { return not_implemented(); }
+
+  // --- Task routing registry ------------------------------------------------------------------
+  // Inserts or replaces the route (kind, name).
+  virtual Status put_route(const RouteRecord& route) { return not_implemented(); }
+  // NotFound "route <kind> <name> does not exist".
+  virtual Status delete_route(std::string_view kind, std::string_view name) { return not_implemented(); }
+  // Every route, by kind then name.
+  virtual Result<std::vector<RouteRecord>> list_routes() { return not_implemented(); }
+
+  // --- Tasks across nodes ---------------------------------------------------------------------
+  // Hands the oldest SCHEDULED task of the activity, scheduled at or before `scheduled_before`,
+  // to `worker`: its row becomes STARTED with that worker name, atomically (two nodes never
+  // claim the same row). nullopt when there is none.
+  virtual Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
+                                                                Micros scheduled_before,
+                                                                const std::string& worker) { return not_implemented(); }
+  // Leaves a message for the node stepping the task's execution; its id and partition are set
+  // from the store (the task row's partition). NotFound "task <token> does not exist" when the
+  // task row is gone; AlreadyExists "task <token> already has an outcome" for a second
+  // "success"/"failure" message of one token (a task completes once).
+  virtual Status post_task_message(const TaskMessage& message) { return not_implemented(); }
+  // Messages of tasks in the given partitions, oldest first, at most `max` (>= 1).
+  virtual Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
+                                                         int max) { return not_implemented(); }
+  // Removes messages once acted on (ids not present are ignored).
+  virtual Status delete_task_messages(const std::vector<std::int64_t>& ids) { return not_implemented(); }
+
+#pragma GCC diagnostic pop
   // --- Partition leases (several nodes on one database) ---------------------------------------
   // Takes every partition in [0, partitions) that is free or expired at `now`, and renews those
   // `node` holds, up to `max_partitions` held in total; a taken-over partition's epoch is
