@@ -612,6 +612,7 @@ class Engine::Impl {
     std::vector<std::string> express_finished;
     std::vector<std::string> started_machines;  // for the observer
     std::vector<std::pair<std::string, std::string>> finished_machines;
+    std::vector<std::pair<std::string, Micros>> task_latencies;
   };
 
   void post(Command c) {
@@ -671,6 +672,9 @@ class Engine::Impl {
           p.dispatch.push_back(std::move(d));
         }
         for (std::string& t : out.timed_out_tasks) remember_timed_out(std::move(t));
+        if (options_.observer != nullptr) {
+          for (auto& l : out.task_latencies) p.task_latencies.push_back(std::move(l));
+        }
         for (std::string& t : out.cancelled_tasks) {
           token_owner_.erase(t);
           p.cancelled.push_back(std::move(t));
@@ -1049,6 +1053,7 @@ class Engine::Impl {
         info.commit_micros = commit_micros;
         info.started = std::move(p.started_machines);
         info.finished = std::move(p.finished_machines);
+        info.task_latencies = std::move(p.task_latencies);
         options_.observer->on_commit(info);
       }
       after_commit(p, s);

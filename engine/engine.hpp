@@ -42,6 +42,8 @@ struct CommitInfo {
   Micros commit_micros = 0;        // time the store took to make it durable
   std::vector<std::string> started;                          // machine ARN per new execution
   std::vector<std::pair<std::string, std::string>> finished;  // machine ARN, final status
+  // Tasks that ended: resource, time from scheduled to its result, error or time-out.
+  std::vector<std::pair<std::string, Micros>> task_latencies;
 };
 
 // Told about every durable batch, on the committer thread: it must be quick and must not block

@@ -440,6 +440,7 @@ class ExecutionCore::Impl {
     out.timers = std::move(armed_);
     out.cancelled_tasks = std::move(cancelled_);
     out.timed_out_tasks = std::move(timed_out_);
+    out.task_latencies = std::move(task_latencies_);
     out.finished = finished_;
     record_.version = out.write.expected_version + 1;
     write_ = ExecutionWrite{};
@@ -449,6 +450,7 @@ class ExecutionCore::Impl {
     armed_.clear();
     cancelled_.clear();
     timed_out_.clear();
+    task_latencies_.clear();
     return out;
   }
 
@@ -736,7 +738,7 @@ class ExecutionCore::Impl {
     write_.tasks_put.push_back(std::move(rec));
     f.task = TaskDispatch{f.token,           record_.arn,       resource,
                           std::move(payload), timeout_seconds,   heartbeat_seconds,
-                          record_.trace_header, state_name,      false};
+                          record_.trace_header, state_name,      false, now_};
     by_token_[f.token] = &f;
     dispatch_.push_back(f.task);
     dirty(f);
@@ -744,6 +746,7 @@ class ExecutionCore::Impl {
 
   // Records the task's end in history and forgets its token and timers.
   void finish_task(Frame& f, const Outcome& outcome, bool timed_out) {
+    task_latencies_.emplace_back(f.task.resource, now_ - f.task.scheduled);
     ResourceKind kind = classify_resource(f.task.resource);
     ServiceResource names = service_resource(f.task.resource);
     const bool activity = names.resource_type == "activity";
@@ -1641,6 +1644,7 @@ class ExecutionCore::Impl {
       if (f.task.heartbeat_seconds) d["task"]["heartbeat_seconds"] = *f.task.heartbeat_seconds;
       if (!f.task.state_name.empty()) d["task"]["state"] = f.task.state_name;
       if (f.task.started) d["task"]["started"] = true;
+      d["task"]["scheduled"] = f.task.scheduled;
     }
     if (!f.timer_id.empty()) {
       d["timer"] = f.timer_id;
@@ -1730,6 +1734,7 @@ class ExecutionCore::Impl {
       }
       f.task.state_name = t.value("state", std::string());
       f.task.started = t.value("started", false);
+      f.task.scheduled = t.value("scheduled", Micros{0});
       f.task.trace_header = record_.trace_header;
       by_token_[f.token] = &f;
     }
@@ -1846,6 +1851,7 @@ class ExecutionCore::Impl {
   std::vector<TimerRecord> armed_;
   std::vector<std::string> cancelled_;
   std::vector<std::string> timed_out_;
+  std::vector<std::pair<std::string, Micros>> task_latencies_;
 };
 
 // --- ExecutionCore ------------------------------------------------------------------------

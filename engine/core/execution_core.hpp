@@ -68,6 +68,7 @@ struct TaskDispatch {
   std::string trace_header;  // the execution's (W3C traceparent or X-Ray), "" when none
   std::string state_name;    // the Task state (or the compensated one)
   bool started = false;      // an activity task already handed to a worker (ActivityStarted)
+  Micros scheduled = 0;      // when the task was scheduled
 };
 
 struct StepOutput {
@@ -76,6 +77,8 @@ struct StepOutput {
   std::vector<TimerRecord> timers;       // and arm these (also in write.timers_put)
   std::vector<std::string> cancelled_tasks;  // tokens no longer awaited (abandon their work)
   std::vector<std::string> timed_out_tasks;  // of those, the ones whose task timed out
+  // Tasks that ended (result, error or time-out): resource and time since scheduled.
+  std::vector<std::pair<std::string, Micros>> task_latencies;
   bool finished = false;                 // the execution reached a terminal status
 };
 

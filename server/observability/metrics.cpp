@@ -80,6 +80,9 @@ void Metrics::on_commit(const engine::CommitInfo& info) {
   transitions_.inc(static_cast<double>(info.transitions));
   commit_seconds_.observe(static_cast<double>(info.commit_micros) / 1e6);
   batch_size_.observe(static_cast<double>(info.writes));
+  for (const auto& [resource, micros] : info.task_latencies) {
+    record_task_latency(resource, static_cast<double>(micros) / 1e6);
+  }
 }
 
 void Metrics::watch_engine(const engine::Engine* engine) { engine_.store(engine); }

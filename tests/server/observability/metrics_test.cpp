@@ -187,3 +187,49 @@ TEST(AccessLogTest, FindsTheExecutionArnOfAnAnswer) {
 
 }  // namespace
 }  // namespace stepd::server::observability
+
+namespace stepd::server::observability {
+namespace {
+
+// A transport that answers every task on its own thread after `delay`.
+class DelayedTransport final : public engine::TaskTransport {
+ public:
+  DelayedTransport(engine::Engine& engine, std::chrono::milliseconds delay)
+      : engine_(engine), delay_(delay) {}
+  ~DelayedTransport() override {
+    for (auto& t : threads_) t.join();
+  }
+  void dispatch(const engine::TaskDispatch& task) override {
+    std::lock_guard lock(mu_);
+    threads_.emplace_back([this, token = task.token] {
+      std::this_thread::sleep_for(delay_);
+      (void)engine_.complete_task(token, asl::Json{{"done", true}});
+    });
+  }
+
+ private:
+  engine::Engine& engine_;
+  std::chrono::milliseconds delay_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(MetricsEngineTest, TaskLatencyByResourceFromScheduledToResult) {
+  const std::string resource = "arn:aws:states:local:000000000000:activity:slow";
+  const std::string m = create("Tasks", R"({"StartAt":"T","States":{"T":{"Type":"Task","Resource":")" +
+                                            resource + R"(","Next":"U"},"U":{"Type":"Task","Resource":")" +
+                                            resource + R"(","End":true}}})");
+  DelayedTransport transport(*engine_, 120ms);
+  engine_->set_task_transport(&transport);
+  EXPECT_EQ(run(m, "timed"), "SUCCEEDED");
+  engine_->set_task_transport(nullptr);
+  const std::string text = metrics_.scrape();
+  const std::string label = "{resource=\"" + resource + "\"}";
+  EXPECT_EQ(sample(text, "stepd_task_duration_seconds_count" + label), 2) << text;
+  const double sum = sample(text, "stepd_task_duration_seconds_sum" + label);
+  EXPECT_GE(sum, 0.24) << text;
+  EXPECT_LT(sum, 5.0) << text;
+}
+
+}  // namespace
+}  // namespace stepd::server::observability
