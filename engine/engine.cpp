@@ -180,6 +180,9 @@ class Engine::Impl {
     m.revision_id = "1";
     m.status = "ACTIVE";
     m.tags_json = r.tags_json;
+    m.description = r.description;
+    m.logging_json = r.logging_json.empty() ? "{}" : r.logging_json;
+    m.tracing_json = r.tracing_json.empty() ? "{}" : r.tracing_json;
     m.created = m.updated = now();
     Status s = store_->create_state_machine(m);
     if (s.ok()) return m;
@@ -583,6 +586,7 @@ class Engine::Impl {
     asl::Outcome outcome;                            // Task
     std::string error, cause;                        // Stop
     std::string worker_name;                         // Started
+    bool remote = false;  // Started: another node handed the task out (a TaskMessage)
     ExecutionReply reply;  // Start, Stop, Redrive
     std::function<void(ApiResult<bool>)> task_done;                    // Task, Heartbeat
     int attempt = 0;                                                   // Start: retries
@@ -809,7 +813,11 @@ class Engine::Impl {
       }
       case Command::Kind::Started: {
         ExecutionCore* core = core_for_token(c.token);
-        if (core != nullptr && core->task_started(c.token, c.worker_name, now())) touch(core);
+        if (core != nullptr && core->task_started(c.token, c.worker_name, now())) {
+          touch(core);
+          // A worker on another node took it: it is no longer to be handed out here.
+          if (c.remote) p.cancelled.push_back(c.token);
+        }
         return;
       }
       case Command::Kind::Task:
@@ -1226,6 +1234,7 @@ class Engine::Impl {
       if (m.kind == "started") {
         c.kind = Command::Kind::Started;
         c.worker_name = m.body;
+        c.remote = true;
         post(std::move(c));
         done_now.push_back(m.id);
         continue;

@@ -86,6 +86,9 @@ struct CreateMachineRequest {
   std::string type = "STANDARD";
   std::string role_arn;
   std::string tags_json = "[]";
+  std::string description = "";
+  std::string logging_json = "{}";  // loggingConfiguration as given (JSON text)
+  std::string tracing_json = "{}";  // tracingConfiguration as given (JSON text)
 };
 
 struct StartRequest {

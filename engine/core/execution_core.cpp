@@ -297,6 +297,9 @@ class ExecutionCore::Impl {
     auto it = by_timer_.find(timer_id);
     if (it == by_timer_.end()) return false;
     Frame& f = *it->second;
+    // A heartbeat moved the deadline on: this is the earlier arming firing; the later one
+    // stands.
+    if (timer_id == f.heartbeat_timer_id && f.heartbeat_due > now) return false;
     by_timer_.erase(it);
     delete_timer_row(timer_id);
     if (timer_id == f.heartbeat_timer_id) {

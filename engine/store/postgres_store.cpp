@@ -177,6 +177,35 @@ CREATE INDEX audit_by_key ON audit (key_id, id);
 CREATE INDEX audit_by_operation ON audit (operation, id);
 CREATE INDEX audit_by_resource ON audit (resource, id);
 )sql",
+    // 4: activities, the routing registry of push tasks, and messages about tasks between nodes
+    // (ids from an identity sequence: they only grow). A token has at most one outcome message
+    // (the partial unique index). claim_activity_task uses tasks_by_activity (migration 1).
+    R"sql(
+CREATE TABLE activities (
+  arn TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL,
+  tags_json TEXT NOT NULL,
+  created BIGINT NOT NULL);
+CREATE INDEX activities_by_name ON activities (name, arn);
+
+CREATE TABLE routes (
+  kind TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  url TEXT NOT NULL,
+  updated BIGINT NOT NULL,
+  PRIMARY KEY (kind, name));
+
+CREATE TABLE task_messages (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  token TEXT COLLATE "C" NOT NULL,
+  kind TEXT COLLATE "C" NOT NULL,
+  body TEXT NOT NULL,
+  partition INT NOT NULL,
+  created BIGINT NOT NULL);
+CREATE INDEX task_messages_by_partition ON task_messages (partition, id);
+CREATE UNIQUE INDEX task_messages_one_outcome ON task_messages (token)
+  WHERE kind IN ('success', 'failure');
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -229,6 +258,19 @@ enum class Q : int {
   ListAuditByKey,
   ListAuditByOperation,
   ListAuditByResource,
+  InsertActivity,
+  GetActivity,
+  ListActivities,
+  DeleteActivity,
+  SetActivityTags,
+  PutRoute,
+  DeleteRoute,
+  ListRoutes,
+  ClaimActivityTask,
+  InsertTaskMessage,
+  TaskMessages,
+  DeleteTaskMessages,
+  StartTasks,
   kCount,
 };
 
@@ -480,6 +522,61 @@ const std::vector<StatementDef>& statements() {
        "AND ($3 = '' OR key_id = $3) AND ($4 = '' OR operation = $4) "
        "ORDER BY id DESC LIMIT $2",
        {kInt8, kInt8, kText, kText, kText}},
+      {Q::InsertActivity,
+       "INSERT INTO activities (arn, name, tags_json, created) VALUES ($1, $2, $3, $4)",
+       {kText, kText, kText, kInt8}},
+      {Q::GetActivity,
+       "SELECT arn, name, tags_json, created FROM activities WHERE arn = $1",
+       {kText}},
+      {Q::ListActivities,
+       "SELECT arn, name, tags_json, created FROM activities WHERE (name, arn) > ($1, $2) "
+       "ORDER BY name, arn LIMIT $3",
+       {kText, kText, kInt8}},
+      {Q::DeleteActivity,
+       "WITH d AS (DELETE FROM activities WHERE arn = $1 RETURNING 1) SELECT count(*) FROM d",
+       {kText}},
+      {Q::SetActivityTags,
+       "WITH u AS (UPDATE activities SET tags_json = $2 WHERE arn = $1 RETURNING 1) "
+       "SELECT count(*) FROM u",
+       {kText, kText}},
+      {Q::PutRoute,
+       "INSERT INTO routes (kind, name, url, updated) VALUES ($1, $2, $3, $4) "
+       "ON CONFLICT (kind, name) DO UPDATE SET url = EXCLUDED.url, updated = EXCLUDED.updated",
+       {kText, kText, kText, kInt8}},
+      {Q::DeleteRoute,
+       "WITH d AS (DELETE FROM routes WHERE kind = $1 AND name = $2 RETURNING 1) "
+       "SELECT count(*) FROM d",
+       {kText, kText}},
+      {Q::ListRoutes, "SELECT kind, name, url, updated FROM routes ORDER BY kind, name", {}},
+      // The oldest SCHEDULED task of activity $1 scheduled at or before $2 becomes STARTED by
+      // worker $3. SKIP LOCKED: a row another node is claiming (or committing) is passed over,
+      // so concurrent claims never wait for each other nor take the same row; a row whose
+      // status changed before the lock is re-checked and passed over too. The literal
+      // activity_arn <> '' lets a generic plan use the partial index tasks_by_activity.
+      {Q::ClaimActivityTask,
+       "UPDATE tasks SET status = 'STARTED', worker_name = $3 WHERE token = (SELECT token "
+       "FROM tasks WHERE activity_arn = $1 AND activity_arn <> '' AND status = 'SCHEDULED' "
+       "AND scheduled <= $2 ORDER BY scheduled, token LIMIT 1 FOR UPDATE SKIP LOCKED) "
+       "AND status = 'SCHEDULED' RETURNING " STEPD_TASK_COLUMNS,
+       {kText, kInt8, kText}},
+      // The message takes its partition from the task row, which it locks (FOR KEY SHARE) so
+      // that a concurrent delete of the row either waits for this insert or makes it insert
+      // nothing. A second outcome of a token violates task_messages_one_outcome.
+      {Q::InsertTaskMessage,
+       "INSERT INTO task_messages (token, kind, body, partition, created) "
+       "SELECT t.token, $2, $3, t.partition, $4 FROM tasks t WHERE t.token = $1 "
+       "FOR KEY SHARE OF t RETURNING id",
+       {kText, kText, kText, kInt8}},
+      {Q::TaskMessages,
+       "SELECT id, token, kind, body, partition, created FROM task_messages "
+       "WHERE partition = ANY($1) ORDER BY id LIMIT $2",
+       {kInt4Array, kInt8}},
+      {Q::DeleteTaskMessages, "DELETE FROM task_messages WHERE id = ANY($1)", {kInt8Array}},
+      // Commit: activity tasks handed to a worker (ExecutionWrite::tasks_started).
+      {Q::StartTasks,
+       "UPDATE tasks t SET status = 'STARTED', worker_name = s.worker "
+       "FROM unnest($1::text[], $2::text[]) AS s(token, worker) WHERE t.token = s.token",
+       {kTextArray, kTextArray}},
   };
   static const bool checked = [] {
     assert(defs.size() == static_cast<std::size_t>(Q::kCount));
@@ -1153,6 +1250,21 @@ class PostgresStore final : public Store {
                                               int max) override;
   Result<TaskRecord> get_task(std::string_view token) override;
   Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) override;
+  Status create_activity(const ActivityRecord& activity) override;
+  Result<ActivityRecord> get_activity(std::string_view arn) override;
+  Result<Page<ActivityRecord>> list_activities(const PageRequest& page) override;
+  Status delete_activity(std::string_view arn) override;
+  Status set_activity_tags(std::string_view arn, const std::string& tags_json) override;
+  Status put_route(const RouteRecord& route) override;
+  Status delete_route(std::string_view kind, std::string_view name) override;
+  Result<std::vector<RouteRecord>> list_routes() override;
+  Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
+                                                        Micros scheduled_before,
+                                                        const std::string& worker) override;
+  Status post_task_message(const TaskMessage& message) override;
+  Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
+                                                 int max) override;
+  Status delete_task_messages(const std::vector<std::int64_t>& ids) override;
   Result<std::vector<PartitionLease>> acquire_partitions(const std::string& node, int partitions,
                                                          int max_partitions, Micros now,
                                                          Micros ttl) override;
@@ -1723,6 +1835,32 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
       }
     }
   }
+  {
+    // After the puts; one row per token (UPDATE ... FROM applies one source row per target row):
+    // the last hand-out of a token in the round wins.
+    std::vector<const ExecutionWrite::TaskStarted*> started;
+    for (const ExecutionWrite* w : writes) {
+      for (const ExecutionWrite::TaskStarted& t : w->tasks_started) started.push_back(&t);
+    }
+    if (!started.empty()) {
+      if (started.size() > 1) {
+        std::unordered_set<std::string_view> seen;
+        std::vector<const ExecutionWrite::TaskStarted*> keep;
+        for (auto it = started.rbegin(); it != started.rend(); ++it) {
+          if (seen.insert((*it)->token).second) keep.push_back(*it);
+        }
+        started.assign(keep.rbegin(), keep.rend());
+      }
+      ArrayBuilder token(kText), worker(kText);
+      for (const ExecutionWrite::TaskStarted* t : started) {
+        token.add(std::string_view(t->token));
+        worker.add(std::string_view(t->worker_name));
+      }
+      Params& p = calls.emplace_back(Q::StartTasks).params;
+      p.array(std::move(token));
+      p.array(std::move(worker));
+    }
+  }
 }
 
 Status PostgresStore::commit(const CommitBatch& batch, CommitConflict* conflict) {
@@ -2027,6 +2165,199 @@ Result<std::vector<TaskRecord>> PostgresStore::tasks_of_execution(std::string_vi
   std::vector<TaskRecord> out;
   for (int i = 0; i < PQntuples(r); ++i) out.push_back(task_from(r, i));
   return out;
+}
+
+// --- Activities ---------------------------------------------------------------------------------
+ActivityRecord activity_from(const PGresult* r, int row) {
+  return ActivityRecord{str(r, row, 0), str(r, row, 1), str(r, row, 2), i64(r, row, 3)};
+}
+
+Status PostgresStore::create_activity(const ActivityRecord& activity) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::InsertActivity).params;
+  p.text(activity.arn);
+  p.text(activity.name);
+  p.text(activity.tags_json);
+  p.int8(activity.created);
+  Outcome out = run(calls, false);
+  if (out.ok) return {};
+  if (out.failure.sqlstate == "23505") {
+    return error(ErrorCode::AlreadyExists, "activity " + activity.arn + " already exists");
+  }
+  return map_failure("create_activity", out.failure);
+}
+
+Result<ActivityRecord> PostgresStore::get_activity(std::string_view arn) {
+  std::vector<Call> calls;
+  calls.emplace_back(Q::GetActivity).params.text(arn);
+  auto res = run_simple("get_activity", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  if (PQntuples(r) == 0) {
+    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
+  }
+  return activity_from(r, 0);
+}
+
+Result<Page<ActivityRecord>> PostgresStore::list_activities(const PageRequest& page) {
+  if (Status s = check_page(page); !s.ok()) return s.error();
+  std::string after_name;
+  std::string after_arn;
+  if (!page.next_token.empty()) {
+    auto fields = read_token(page.next_token, 'v', 2);
+    if (!fields) return invalid_token();
+    after_name = (*fields)[0];
+    after_arn = (*fields)[1];
+  }
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::ListActivities).params;
+  p.text(after_name);
+  p.text(after_arn);
+  p.int8(page.max_results + 1);
+  auto res = run_simple("list_activities", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  Page<ActivityRecord> out;
+  const int n = std::min(PQntuples(r), page.max_results);
+  for (int i = 0; i < n; ++i) out.items.push_back(activity_from(r, i));
+  if (PQntuples(r) > page.max_results) {
+    out.next_token = make_token('v', {out.items.back().name, out.items.back().arn});
+  }
+  return out;
+}
+
+Status PostgresStore::delete_activity(std::string_view arn) {
+  std::vector<Call> calls;
+  calls.emplace_back(Q::DeleteActivity).params.text(arn);
+  auto res = run_simple("delete_activity", calls, false);
+  if (!res.ok()) return res.error();
+  if (i64((*res)[0].get(), 0, 0) == 0) {
+    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
+  }
+  return {};
+}
+
+Status PostgresStore::set_activity_tags(std::string_view arn, const std::string& tags_json) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::SetActivityTags).params;
+  p.text(arn);
+  p.text(tags_json);
+  auto res = run_simple("set_activity_tags", calls, false);
+  if (!res.ok()) return res.error();
+  if (i64((*res)[0].get(), 0, 0) == 0) {
+    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
+  }
+  return {};
+}
+
+// --- Task routing registry ----------------------------------------------------------------------
+Status PostgresStore::put_route(const RouteRecord& route) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::PutRoute).params;
+  p.text(route.kind);
+  p.text(route.name);
+  p.text(route.url);
+  p.int8(route.updated);
+  auto res = run_simple("put_route", calls, false);
+  if (!res.ok()) return res.error();
+  return {};
+}
+
+Status PostgresStore::delete_route(std::string_view kind, std::string_view name) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::DeleteRoute).params;
+  p.text(kind);
+  p.text(name);
+  auto res = run_simple("delete_route", calls, false);
+  if (!res.ok()) return res.error();
+  if (i64((*res)[0].get(), 0, 0) == 0) {
+    return error(ErrorCode::NotFound,
+                 "route " + std::string(kind) + " " + std::string(name) + " does not exist");
+  }
+  return {};
+}
+
+Result<std::vector<RouteRecord>> PostgresStore::list_routes() {
+  std::vector<Call> calls;
+  calls.emplace_back(Q::ListRoutes);
+  auto res = run_simple("list_routes", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  std::vector<RouteRecord> out;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    out.push_back(RouteRecord{str(r, i, 0), str(r, i, 1), str(r, i, 2), i64(r, i, 3)});
+  }
+  return out;
+}
+
+// --- Tasks across nodes -------------------------------------------------------------------------
+Result<std::optional<TaskRecord>> PostgresStore::claim_activity_task(std::string_view activity_arn,
+                                                                     Micros scheduled_before,
+                                                                     const std::string& worker) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::ClaimActivityTask).params;
+  p.text(activity_arn);
+  p.int8(scheduled_before);
+  p.text(worker);
+  auto res = run_simple("claim_activity_task", calls, false);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  if (PQntuples(r) == 0) return std::optional<TaskRecord>();
+  return std::optional<TaskRecord>(task_from(r, 0));
+}
+
+Status PostgresStore::post_task_message(const TaskMessage& message) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::InsertTaskMessage).params;
+  p.text(message.token);
+  p.text(message.kind);
+  p.text(message.body);
+  p.int8(message.created);
+  Outcome out = run(calls, false);
+  if (!out.ok) {
+    if (out.failure.sqlstate == "23505") {
+      return error(ErrorCode::AlreadyExists, "task " + message.token + " already has an outcome");
+    }
+    return map_failure("post_task_message", out.failure);
+  }
+  if (PQntuples(out.results[0].get()) == 0) {
+    return error(ErrorCode::NotFound, "task " + message.token + " does not exist");
+  }
+  return {};
+}
+
+Result<std::vector<TaskMessage>> PostgresStore::task_messages(const std::vector<int>& partitions,
+                                                              int max) {
+  if (max < 1) {
+    return error(ErrorCode::InvalidArgument, "max must be at least 1, got " + std::to_string(max));
+  }
+  std::vector<TaskMessage> out;
+  if (partitions.empty()) return out;
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::TaskMessages).params;
+  ArrayBuilder a(kInt4);
+  for (int part : partitions) a.add(part);
+  p.array(std::move(a));
+  p.int8(max);
+  auto res = run_simple("task_messages", calls, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  for (int i = 0; i < PQntuples(r); ++i) {
+    out.push_back(TaskMessage{i64(r, i, 0), str(r, i, 1), str(r, i, 2), str(r, i, 3), i32(r, i, 4),
+                              i64(r, i, 5)});
+  }
+  return out;
+}
+
+Status PostgresStore::delete_task_messages(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {};
+  std::vector<Call> calls;
+  ArrayBuilder a(kInt8);
+  for (std::int64_t id : ids) a.add(id);
+  calls.emplace_back(Q::DeleteTaskMessages).params.array(std::move(a));
+  auto res = run_simple("delete_task_messages", calls, false);
+  if (!res.ok()) return res.error();
+  return {};
 }
 
 // --- Leases -------------------------------------------------------------------------------------

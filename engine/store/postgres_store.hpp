@@ -20,6 +20,13 @@
 // Conflict (deadlock, serialization failure), AlreadyExists (unique violation), InvalidArgument
 // (data exception, e.g. text that is not UTF-8; bad URL) or Internal.
 //
+// Activity tasks and task messages: claim_activity_task is one UPDATE whose subquery locks the
+// oldest candidate row FOR UPDATE SKIP LOCKED, so claims on any number of nodes never wait for one
+// another nor take one row twice. post_task_message inserts from the task row, which it locks FOR
+// KEY SHARE: a concurrent delete of the row either commits first (NotFound) or waits for the
+// message. task_messages of no partitions is empty; a max below 1 is InvalidArgument "max must be
+// at least 1, got <n>".
+//
 // Connection loss: an idle pooled connection the server closed (restart, pg_terminate_backend)
 // is noticed before use and replaced. When a connection breaks under a call, the pool's idle
 // connections are closed too, and the call is retried once on a fresh connection if it is a

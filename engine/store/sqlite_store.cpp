@@ -26,7 +26,7 @@ namespace {
 // page per execution (measured: ~42 against ~280 pages written per such commit;
 // bench/store_bench.cpp). The status indexes are touched only by updates that set status
 // (kUpdateExecutionStatus).
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE state_machines (
   arn TEXT PRIMARY KEY NOT NULL,
@@ -162,6 +162,43 @@ CREATE INDEX audit_by_key ON audit (key_id);
 CREATE INDEX audit_by_operation ON audit (operation);
 CREATE INDEX audit_by_resource ON audit (resource);
 )sql",
+    // 4: activities, the routing registry of push tasks, and messages about tasks between nodes.
+    // A token has at most one outcome message (the partial unique index). A message index on
+    // part alone also holds the rowid (the id), so it serves "a partition's messages, oldest
+    // first". claim_activity_task finds the oldest SCHEDULED task of an activity by
+    // tasks_by_activity.
+    R"sql(
+CREATE TABLE activities (
+  arn TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  tags_json TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX activities_by_name ON activities (name, arn);
+
+CREATE TABLE routes (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+
+CREATE TABLE task_messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  token TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX task_messages_by_part ON task_messages (part);
+CREATE UNIQUE INDEX task_messages_one_outcome ON task_messages (token)
+  WHERE kind IN ('success', 'failure');
+
+CREATE INDEX tasks_by_activity ON tasks (activity_arn, status, scheduled, token)
+  WHERE activity_arn <> '';
+)sql",
 };
 
 // --- Statements ---------------------------------------------------------------------------------
@@ -279,6 +316,43 @@ constexpr const char* kDeleteTask = "DELETE FROM tasks WHERE token = ?1";
 constexpr const char* kGetTask = "SELECT " STEPD_TASK_COLUMNS " FROM tasks WHERE token = ?1";
 constexpr const char* kTasksOfExecution =
     "SELECT " STEPD_TASK_COLUMNS " FROM tasks WHERE execution_arn = ?1 ORDER BY token";
+
+// Commit: an activity task handed to a worker (ExecutionWrite::tasks_started).
+constexpr const char* kStartTask =
+    "UPDATE tasks SET status = 'STARTED', worker_name = ?2 WHERE token = ?1";
+// The oldest SCHEDULED task of activity ?1 scheduled at or before ?2 becomes STARTED by worker ?3.
+// The literal activity_arn <> '' lets the planner use the partial index tasks_by_activity.
+constexpr const char* kClaimActivityTask =
+    "UPDATE tasks SET status = 'STARTED', worker_name = ?3 WHERE token = (SELECT token FROM tasks "
+    "WHERE activity_arn = ?1 AND activity_arn <> '' AND status = 'SCHEDULED' AND scheduled <= ?2 "
+    "ORDER BY scheduled, token LIMIT 1) RETURNING " STEPD_TASK_COLUMNS;
+
+constexpr const char* kInsertActivity =
+    "INSERT INTO activities (arn, name, tags_json, created) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char* kGetActivity =
+    "SELECT arn, name, tags_json, created FROM activities WHERE arn = ?1";
+constexpr const char* kListActivities =
+    "SELECT arn, name, tags_json, created FROM activities WHERE (name, arn) > (?1, ?2) "
+    "ORDER BY name, arn LIMIT ?3";
+constexpr const char* kDeleteActivity = "DELETE FROM activities WHERE arn = ?1";
+constexpr const char* kSetActivityTags = "UPDATE activities SET tags_json = ?2 WHERE arn = ?1";
+
+constexpr const char* kPutRoute =
+    "INSERT OR REPLACE INTO routes (kind, name, url, updated) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kDeleteRoute = "DELETE FROM routes WHERE kind = ?1 AND name = ?2";
+constexpr const char* kListRoutes =
+    "SELECT kind, name, url, updated FROM routes ORDER BY kind, name";
+
+constexpr const char* kTaskPartition = "SELECT part FROM tasks WHERE token = ?1";
+// DO NOTHING: a second outcome of a token (task_messages_one_outcome) inserts no row.
+constexpr const char* kInsertTaskMessage =
+    "INSERT INTO task_messages (token, kind, body, part, created) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char* kTaskMessagesOfPartition =
+    "SELECT id, token, kind, body, part, created FROM task_messages WHERE part = ?1 ORDER BY id "
+    "LIMIT ?2";
+constexpr const char* kDeleteTaskMessage = "DELETE FROM task_messages WHERE id = ?1";
 
 constexpr const char* kInsertAudit =
     "INSERT INTO audit (time, key_id, remote, operation, resource, outcome, request_id) VALUES "
@@ -896,6 +970,13 @@ Status SqliteStore::Impl::apply_write(Conn& c, const ExecutionWrite& w, std::int
         st.bind(13, t.partition);
       },
       "store a task"));
+  STEPD_TRY(each(
+      kStartTask, w.tasks_started,
+      [&](Stmt& st, const ExecutionWrite::TaskStarted& t) {
+        st.bind(1, t.token);
+        st.bind(2, t.worker_name);
+      },
+      "mark a task started"));
   return {};
 }
 
@@ -1542,6 +1623,213 @@ Result<Page<AuditRecord>> SqliteStore::list_audit(const AuditQuery& query,
                                       st.text(5), st.text(6), st.text(7)});
     }
     return out;
+  });
+}
+
+// --- Activities ---------------------------------------------------------------------------------
+
+Status SqliteStore::create_activity(const ActivityRecord& activity) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kInsertActivity);
+    st.bind(1, activity.arn);
+    st.bind(2, activity.name);
+    st.bind(3, activity.tags_json);
+    st.bind(4, activity.created);
+    STEPD_TRY(st.run("insert an activity"));
+    if (st.changes() == 0) {
+      return Error{ErrorCode::AlreadyExists, "activity " + activity.arn + " already exists"};
+    }
+    return {};
+  });
+}
+
+Result<ActivityRecord> SqliteStore::get_activity(std::string_view arn) {
+  return impl_->read([&](Conn& c) -> Result<ActivityRecord> {
+    STEPD_PREPARE(st, c, kGetActivity);
+    st.bind(1, arn);
+    Result<bool> row = st.step("read an activity");
+    if (!row) return row.error();
+    if (!*row) return not_found("activity " + std::string(arn));
+    return ActivityRecord{st.text(0), st.text(1), st.text(2), st.i64(3)};
+  });
+}
+
+Result<Page<ActivityRecord>> SqliteStore::list_activities(const PageRequest& page) {
+  STEPD_TRY(check_page_size(page));
+  std::string after_name;
+  std::string after_arn;
+  if (!page.next_token.empty()) {
+    auto key = parse_token(page.next_token, 'V');
+    if (!key) return bad_token();
+    after_name = std::move(key->first);
+    after_arn = std::move(key->second);
+  }
+  return impl_->read([&](Conn& c) -> Result<Page<ActivityRecord>> {
+    STEPD_PREPARE(st, c, kListActivities);
+    st.bind(1, after_name);
+    st.bind(2, after_arn);
+    st.bind(3, page.max_results + 1);
+    Page<ActivityRecord> out;
+    for (;;) {
+      Result<bool> row = st.step("list activities");
+      if (!row) return row.error();
+      if (!*row) break;
+      if (static_cast<int>(out.items.size()) == page.max_results) {
+        const ActivityRecord& last = out.items.back();
+        out.next_token = make_token('V', last.name, last.arn);
+        break;
+      }
+      out.items.push_back(ActivityRecord{st.text(0), st.text(1), st.text(2), st.i64(3)});
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::delete_activity(std::string_view arn) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kDeleteActivity);
+    st.bind(1, arn);
+    STEPD_TRY(st.run("delete an activity"));
+    if (st.changes() == 0) return not_found("activity " + std::string(arn));
+    return {};
+  });
+}
+
+Status SqliteStore::set_activity_tags(std::string_view arn, const std::string& tags_json) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kSetActivityTags);
+    st.bind(1, arn);
+    st.bind(2, tags_json);
+    STEPD_TRY(st.run("set the tags of an activity"));
+    if (st.changes() == 0) return not_found("activity " + std::string(arn));
+    return {};
+  });
+}
+
+// --- Task routing registry ----------------------------------------------------------------------
+
+Status SqliteStore::put_route(const RouteRecord& route) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kPutRoute);
+    st.bind(1, route.kind);
+    st.bind(2, route.name);
+    st.bind(3, route.url);
+    st.bind(4, route.updated);
+    return st.run("store a route");
+  });
+}
+
+Status SqliteStore::delete_route(std::string_view kind, std::string_view name) {
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kDeleteRoute);
+    st.bind(1, kind);
+    st.bind(2, name);
+    STEPD_TRY(st.run("delete a route"));
+    if (st.changes() == 0) {
+      return not_found("route " + std::string(kind) + " " + std::string(name));
+    }
+    return {};
+  });
+}
+
+Result<std::vector<RouteRecord>> SqliteStore::list_routes() {
+  return impl_->read([&](Conn& c) -> Result<std::vector<RouteRecord>> {
+    STEPD_PREPARE(st, c, kListRoutes);
+    std::vector<RouteRecord> out;
+    for (;;) {
+      Result<bool> row = st.step("list routes");
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(RouteRecord{st.text(0), st.text(1), st.text(2), st.i64(3)});
+    }
+    return out;
+  });
+}
+
+// --- Tasks across nodes -------------------------------------------------------------------------
+
+Result<std::optional<TaskRecord>> SqliteStore::claim_activity_task(std::string_view activity_arn,
+                                                                   Micros scheduled_before,
+                                                                   const std::string& worker) {
+  std::optional<TaskRecord> claimed;
+  Status s = impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kClaimActivityTask);
+    st.bind(1, activity_arn);
+    st.bind(2, scheduled_before);
+    st.bind(3, worker);
+    Result<bool> row = st.step("claim an activity task");
+    if (!row) return row.error();
+    if (*row) claimed = read_task(st);
+    return st.run("claim an activity task");
+  });
+  if (!s.ok()) return s.error();
+  return claimed;
+}
+
+Status SqliteStore::post_task_message(const TaskMessage& message) {
+  return impl_->write([&](Conn& c) -> Status {
+    int partition = 0;
+    {
+      STEPD_PREPARE(st, c, kTaskPartition);
+      st.bind(1, message.token);
+      Result<bool> row = st.step("look up a task");
+      if (!row) return row.error();
+      if (!*row) return not_found("task " + message.token);
+      partition = st.i32(0);
+    }
+    STEPD_PREPARE(st, c, kInsertTaskMessage);
+    st.bind(1, message.token);
+    st.bind(2, message.kind);
+    st.bind(3, message.body);
+    st.bind(4, partition);
+    st.bind(5, message.created);
+    STEPD_TRY(st.run("store a task message"));
+    if (st.changes() == 0) {
+      return Error{ErrorCode::AlreadyExists, "task " + message.token + " already has an outcome"};
+    }
+    return {};
+  });
+}
+
+Result<std::vector<TaskMessage>> SqliteStore::task_messages(const std::vector<int>& partitions,
+                                                            int max) {
+  if (max < 1) return invalid("max must be at least 1, got " + std::to_string(max));
+  std::vector<int> parts = partitions;
+  std::sort(parts.begin(), parts.end());
+  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  return impl_->read([&](Conn& c) -> Result<std::vector<TaskMessage>> {
+    std::vector<TaskMessage> out;
+    for (int p : parts) {
+      STEPD_PREPARE(st, c, kTaskMessagesOfPartition);
+      st.bind(1, p);
+      st.bind(2, max);
+      for (;;) {
+        Result<bool> row = st.step("read task messages");
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(
+            TaskMessage{st.i64(0), st.text(1), st.text(2), st.text(3), st.i32(4), st.i64(5)});
+      }
+    }
+    if (parts.size() > 1) {
+      std::sort(out.begin(), out.end(),
+                [](const TaskMessage& a, const TaskMessage& b) { return a.id < b.id; });
+      if (static_cast<int>(out.size()) > max) out.resize(static_cast<std::size_t>(max));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::delete_task_messages(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {};
+  return impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kDeleteTaskMessage);
+    for (std::int64_t id : ids) {
+      st.bind(1, id);
+      STEPD_TRY(st.run("delete a task message"));
+      st.reset();
+    }
+    return {};
   });
 }
 

@@ -92,6 +92,27 @@ class SqliteStore final : public Store {
   Result<TaskRecord> get_task(std::string_view token) override;
   Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) override;
 
+  Status create_activity(const ActivityRecord& activity) override;
+  Result<ActivityRecord> get_activity(std::string_view arn) override;
+  Result<Page<ActivityRecord>> list_activities(const PageRequest& page) override;
+  Status delete_activity(std::string_view arn) override;
+  Status set_activity_tags(std::string_view arn, const std::string& tags_json) override;
+
+  Status put_route(const RouteRecord& route) override;
+  Status delete_route(std::string_view kind, std::string_view name) override;
+  Result<std::vector<RouteRecord>> list_routes() override;
+
+  // The claim is one UPDATE in a write transaction (the single writer serialises claims; other
+  // processes on the file wait for its lock).
+  Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
+                                                        Micros scheduled_before,
+                                                        const std::string& worker) override;
+  Status post_task_message(const TaskMessage& message) override;
+  // No partitions: no messages. InvalidArgument "max must be at least 1, got <n>" for max < 1.
+  Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
+                                                 int max) override;
+  Status delete_task_messages(const std::vector<std::int64_t>& ids) override;
+
   Result<std::vector<PartitionLease>> acquire_partitions(const std::string& node, int partitions,
                                                          int max_partitions, Micros now,
                                                          Micros ttl) override;

@@ -312,8 +312,6 @@ struct PartitionLease {
 class Store {
  public:
   virtual ~Store() = default;
-  // TEMPORARY while the backends gain activities, routes and task messages (this session).
-  static Error not_implemented() { return Error{ErrorCode::Unavailable, "not implemented"}; }
 
   // Creates the schema or migrates it to the current version. Idempotent.
   virtual Status migrate() = 0;
@@ -380,27 +378,25 @@ class Store {
   virtual Result<Page<AuditRecord>> list_audit(const AuditQuery& query,
                                                const PageRequest& page) = 0;
 
-#pragma GCC diagnostic push  // TEMPORARY (see not_implemented)
-#pragma GCC diagnostic ignored "-Wunused-parameter"
   // --- Activities -------------------------------------------------------------------------
   // AlreadyExists "activity <arn> already exists" when the ARN is taken.
-  virtual Status create_activity(const ActivityRecord& activity) { return not_implemented(); }
+  virtual Status create_activity(const ActivityRecord& activity) = 0;
   // NotFound "activity <arn> does not exist".
-  virtual Result<ActivityRecord> get_activity(std::string_view arn) { return not_implemented(); }
+  virtual Result<ActivityRecord> get_activity(std::string_view arn) = 0;
   // Ordered by name, then ARN.
-  virtual Result<Page<ActivityRecord>> list_activities(const PageRequest& page) { return not_implemented(); }
+  virtual Result<Page<ActivityRecord>> list_activities(const PageRequest& page) = 0;
   // NotFound when absent. Tasks already scheduled for it are left alone.
-  virtual Status delete_activity(std::string_view arn) { return not_implemented(); }
+  virtual Status delete_activity(std::string_view arn) = 0;
   // Replaces the activity's tags. NotFound when it does not exist.
-  virtual Status set_activity_tags(std::string_view arn, const std::string& tags_json) { return not_implemented(); }
+  virtual Status set_activity_tags(std::string_view arn, const std::string& tags_json) = 0;
 
   // --- Task routing registry ------------------------------------------------------------------
   // Inserts or replaces the route (kind, name).
-  virtual Status put_route(const RouteRecord& route) { return not_implemented(); }
+  virtual Status put_route(const RouteRecord& route) = 0;
   // NotFound "route <kind> <name> does not exist".
-  virtual Status delete_route(std::string_view kind, std::string_view name) { return not_implemented(); }
+  virtual Status delete_route(std::string_view kind, std::string_view name) = 0;
   // Every route, by kind then name.
-  virtual Result<std::vector<RouteRecord>> list_routes() { return not_implemented(); }
+  virtual Result<std::vector<RouteRecord>> list_routes() = 0;
 
   // --- Tasks across nodes ---------------------------------------------------------------------
   // Hands the oldest SCHEDULED task of the activity, scheduled at or before `scheduled_before`,
@@ -408,19 +404,18 @@ class Store {
   // claim the same row). nullopt when there is none.
   virtual Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
                                                                 Micros scheduled_before,
-                                                                const std::string& worker) { return not_implemented(); }
+                                                                const std::string& worker) = 0;
   // Leaves a message for the node stepping the task's execution; its id and partition are set
   // from the store (the task row's partition). NotFound "task <token> does not exist" when the
   // task row is gone; AlreadyExists "task <token> already has an outcome" for a second
   // "success"/"failure" message of one token (a task completes once).
-  virtual Status post_task_message(const TaskMessage& message) { return not_implemented(); }
+  virtual Status post_task_message(const TaskMessage& message) = 0;
   // Messages of tasks in the given partitions, oldest first, at most `max` (>= 1).
   virtual Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
-                                                         int max) { return not_implemented(); }
+                                                         int max) = 0;
   // Removes messages once acted on (ids not present are ignored).
-  virtual Status delete_task_messages(const std::vector<std::int64_t>& ids) { return not_implemented(); }
+  virtual Status delete_task_messages(const std::vector<std::int64_t>& ids) = 0;
 
-#pragma GCC diagnostic pop
   // --- Partition leases (several nodes on one database) ---------------------------------------
   // Takes every partition in [0, partitions) that is free or expired at `now`, and renews those
   // `node` holds, up to `max_partitions` held in total; a taken-over partition's epoch is

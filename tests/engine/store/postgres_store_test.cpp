@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -158,6 +163,34 @@ class ScratchStore final : public Store {
   Result<std::vector<TaskRecord>> tasks_of_execution(std::string_view arn) override {
     return inner_->tasks_of_execution(arn);
   }
+  Status create_activity(const ActivityRecord& a) override { return inner_->create_activity(a); }
+  Result<ActivityRecord> get_activity(std::string_view arn) override {
+    return inner_->get_activity(arn);
+  }
+  Result<Page<ActivityRecord>> list_activities(const PageRequest& p) override {
+    return inner_->list_activities(p);
+  }
+  Status delete_activity(std::string_view arn) override { return inner_->delete_activity(arn); }
+  Status set_activity_tags(std::string_view arn, const std::string& tags) override {
+    return inner_->set_activity_tags(arn, tags);
+  }
+  Status put_route(const RouteRecord& r) override { return inner_->put_route(r); }
+  Status delete_route(std::string_view kind, std::string_view name) override {
+    return inner_->delete_route(kind, name);
+  }
+  Result<std::vector<RouteRecord>> list_routes() override { return inner_->list_routes(); }
+  Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
+                                                        Micros scheduled_before,
+                                                        const std::string& worker) override {
+    return inner_->claim_activity_task(activity_arn, scheduled_before, worker);
+  }
+  Status post_task_message(const TaskMessage& m) override { return inner_->post_task_message(m); }
+  Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& p, int max) override {
+    return inner_->task_messages(p, max);
+  }
+  Status delete_task_messages(const std::vector<std::int64_t>& ids) override {
+    return inner_->delete_task_messages(ids);
+  }
   Result<std::vector<PartitionLease>> acquire_partitions(const std::string& node, int partitions,
                                                          int max_partitions, Micros now,
                                                          Micros ttl) override {
@@ -275,7 +308,7 @@ TEST(PostgresStoreUrl, UnreachableServerIsUnavailable) {
 
 // --- Schema -------------------------------------------------------------------------------------
 
-TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenThree) {
+TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenCurrent) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto store = scratch_store();
   ASSERT_NE(store, nullptr);
@@ -285,16 +318,16 @@ TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenThree) {
   ASSERT_OK(store->migrate());
   Result<int> after = store->schema_version();
   ASSERT_OK(after);
-  EXPECT_EQ(*after, 3);
+  EXPECT_EQ(*after, 4);
   Admin admin(server_url());
   EXPECT_EQ(admin.query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
                         "information_schema.tables WHERE table_schema = '" +
                         store->schema() + "'"),
-            "audit,executions,frames,history,map_results,partitions,revisions,schema_version,"
-            "state_machines,tasks,timers");
+            "activities,audit,executions,frames,history,map_results,partitions,revisions,routes,"
+            "schema_version,state_machines,task_messages,tasks,timers");
   EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
                         store->schema() + ".schema_version"),
-            "1,2,3");
+            "1,2,3,4");
 }
 
 TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
@@ -311,9 +344,16 @@ TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
   for (auto& t : threads) t.join();
   EXPECT_THAT(results, ElementsAre("OK", "OK", "OK", "OK"));
   Admin admin(server_url());
-  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "3");
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "4");
   ASSERT_OK(first->create_state_machine(machine("m")));
   ASSERT_OK(nodes[0]->get_state_machine(machine_arn("m")));
+}
+
+// Takes a schema at version 4 back to version 3: removes what migration 4 added.
+void undo_version_four(Admin& admin, const std::string& schema) {
+  admin.query("DROP TABLE " + schema + ".activities, " + schema + ".routes, " + schema +
+              ".task_messages");
+  admin.query("DELETE FROM " + schema + ".schema_version WHERE version >= 4");
 }
 
 // A database at schema version 1 (before the saga extension's compensation column and the audit
@@ -327,6 +367,7 @@ TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
   ExecutionRecord e = execution("m", "old", kT0, 1);
   ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
   Admin admin(server_url());
+  undo_version_four(admin, first->schema());
   admin.query("DROP TABLE " + first->schema() + ".audit");
   admin.query("ALTER TABLE " + first->schema() + ".executions DROP COLUMN compensation");
   admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version >= 2");
@@ -336,7 +377,7 @@ TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
   ASSERT_OK(node->migrate());
   EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
                         first->schema() + ".schema_version"),
-            "1,2,3");
+            "1,2,3,4");
   Result<ExecutionRecord> got = node->get_execution(e.arn);
   ASSERT_OK(got);
   ExecutionRecord want = e;
@@ -351,9 +392,9 @@ TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
   EXPECT_EQ(got->compensation, "[]");
 }
 
-// A database at schema version 2 (before the audit log) migrates to version 3: machines and
-// executions stay as they were, and the audit log and tags work, also from a second node.
-TEST(PostgresStoreSchema, MigratesVersionTwoToThree) {
+// A database at schema version 2 (before the audit log) migrates to the current version: machines
+// and executions stay as they were, and the audit log and tags work, also from a second node.
+TEST(PostgresStoreSchema, MigratesVersionTwoToCurrent) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto first = scratch_store();
   ASSERT_NE(first, nullptr);
@@ -362,6 +403,7 @@ TEST(PostgresStoreSchema, MigratesVersionTwoToThree) {
   ExecutionRecord e = execution("m", "old", kT0, 1);
   ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
   Admin admin(server_url());
+  undo_version_four(admin, first->schema());
   admin.query("DROP TABLE " + first->schema() + ".audit");
   admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version = 3");
   Result<int> before = first->schema_version();
@@ -373,7 +415,7 @@ TEST(PostgresStoreSchema, MigratesVersionTwoToThree) {
   ASSERT_OK(node->migrate());
   EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
                         first->schema() + ".schema_version"),
-            "1,2,3");
+            "1,2,3,4");
   EXPECT_EQ(admin.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                         "WHERE schemaname = '" +
                         first->schema() + "' AND tablename = 'audit'"),
@@ -399,6 +441,76 @@ TEST(PostgresStoreSchema, MigratesVersionTwoToThree) {
   EXPECT_EQ(log->items[0], a);
 }
 
+// A database at schema version 3 (before activities, routes and task messages) migrates to
+// version 4 once, from either of two nodes at the same time; its tasks stay and the new tables
+// work from the node whose connections were opened before the upgrade.
+TEST(PostgresStoreSchema, MigratesVersionThreeToFour) {
+  if (server_url().empty()) GTEST_SKIP() << kNoServer;
+  auto first = scratch_store();
+  ASSERT_NE(first, nullptr);
+  ASSERT_OK(first->migrate());
+  ExecutionRecord e = execution("m", "old", kT0, 2);
+  TaskRecord t;
+  t.token = "tok-old";
+  t.execution_arn = e.arn;
+  t.state_name = "Work";
+  t.resource = "arn:aws:states:us-east-1:123456789012:activity:pay";
+  t.activity_arn = t.resource;
+  t.input = "{}";
+  t.status = "SCHEDULED";
+  t.scheduled = kT0 + 5;
+  t.partition = 2;
+  ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+  w.tasks_put = {t};
+  ASSERT_OK(first->commit(batch_of({w})));
+  Admin admin(server_url());
+  undo_version_four(admin, first->schema());
+  Result<int> before = first->schema_version();
+  ASSERT_OK(before);
+  EXPECT_EQ(*before, 3);
+
+  auto node_a = other_node(*first, first->schema() + "_a");
+  auto node_b = other_node(*first, first->schema() + "_b");
+  ASSERT_NE(node_a, nullptr);
+  ASSERT_NE(node_b, nullptr);
+  std::string result_a, result_b;
+  std::thread ta([&] { result_a = describe(node_a->migrate()); });
+  std::thread tb([&] { result_b = describe(node_b->migrate()); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(result_a, "OK");
+  EXPECT_EQ(result_b, "OK");
+  ASSERT_OK(first->migrate());  // again: nothing to do
+  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
+                        first->schema() + ".schema_version"),
+            "1,2,3,4");
+  EXPECT_EQ(admin.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                        "WHERE schemaname = '" +
+                        first->schema() +
+                        "' AND tablename IN ('activities', 'routes', 'task_messages')"),
+            "activities_by_name,activities_pkey,routes_pkey,task_messages_by_partition,"
+            "task_messages_one_outcome,task_messages_pkey");
+  Result<TaskRecord> old = first->get_task("tok-old");
+  ASSERT_OK(old);
+  EXPECT_EQ(*old, t);
+
+  ActivityRecord a{t.activity_arn, "pay", "[]", kT0};
+  ASSERT_OK(first->create_activity(a));
+  ASSERT_OK(first->put_route({"function", "f", "http://127.0.0.1:1", kT0}));
+  Result<std::optional<TaskRecord>> claimed = first->claim_activity_task(a.arn, kT0 + 5, "w");
+  ASSERT_OK(claimed);
+  ASSERT_TRUE(claimed->has_value());
+  EXPECT_EQ((*claimed)->token, "tok-old");
+  ASSERT_OK(first->post_task_message(TaskMessage{0, "tok-old", "heartbeat", "", 0, kT0}));
+  Result<std::vector<TaskMessage>> messages = node_a->task_messages({2}, 10);
+  ASSERT_OK(messages);
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].partition, 2);
+  Result<ActivityRecord> got = node_b->get_activity(a.arn);
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, a);
+}
+
 TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
   if (server_url().empty()) GTEST_SKIP() << kNoServer;
   auto store = scratch_store();
@@ -410,7 +522,7 @@ TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::Internal);
   EXPECT_EQ(s.error().message,
-            "postgresql: the database schema is at version 99, newer than this stepd (3)");
+            "postgresql: the database schema is at version 99, newer than this stepd (4)");
 }
 
 // --- Commit mechanics ---------------------------------------------------------------------------
@@ -746,6 +858,184 @@ TEST_F(PostgresStoreTest, TakeoverFencesOffTheOldNodeMidStream) {
   auto a_again = node_a.acquire_partitions("a", 1, 1, kT0 + ttl + 1, ttl);
   ASSERT_OK(a_again);
   EXPECT_THAT(*a_again, IsEmpty());
+}
+
+// --- Activity tasks and task messages across nodes ----------------------------------------------
+
+TaskRecord pay_task(const std::string& token, const ExecutionRecord& e, Micros scheduled) {
+  TaskRecord t;
+  t.token = token;
+  t.execution_arn = e.arn;
+  t.state_name = "Work";
+  t.resource = "arn:aws:states:us-east-1:123456789012:activity:pay";
+  t.activity_arn = t.resource;
+  t.input = R"({"t":")" + token + R"("})";
+  t.status = "SCHEDULED";
+  t.scheduled = scheduled;
+  t.partition = e.partition;
+  return t;
+}
+
+// Three nodes with three claiming threads each drain 400 tasks: every task is handed out exactly
+// once, to the worker its row names.
+TEST_F(PostgresStoreTest, ClaimsFromManyNodesTakeEachTaskOnce) {
+  constexpr int kExecutions = 20;
+  constexpr int kTasksEach = 20;
+  constexpr int kThreadsPerNode = 3;
+  const std::string pay = pay_task("x", execution("m", "x"), 0).activity_arn;
+  std::vector<ExecutionWrite> writes;
+  for (int i = 0; i < kExecutions; ++i) {
+    ExecutionRecord e = execution("m", "e" + std::to_string(i), kT0, i % 5);
+    ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+    for (int j = 0; j < kTasksEach; ++j) {
+      // Many equal schedule times: ties are broken by token.
+      w.tasks_put.push_back(
+          pay_task("tok-" + std::to_string(i) + "-" + std::to_string(j), e, kT0 + (i + j) % 7));
+    }
+    writes.push_back(std::move(w));
+  }
+  ASSERT_OK(store_->commit(batch_of(std::move(writes))));
+
+  std::vector<std::unique_ptr<Store>> others;
+  others.push_back(other_node(*store_, store_->schema() + "_c1"));
+  others.push_back(other_node(*store_, store_->schema() + "_c2"));
+  std::vector<Store*> nodes = {&store_->inner(), others[0].get(), others[1].get()};
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> claimed_by;  // token -> workers
+  std::vector<std::string> errors;
+  std::vector<std::thread> threads;
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    for (int t = 0; t < kThreadsPerNode; ++t) {
+      threads.emplace_back([&, n, t] {
+        const std::string worker = "node" + std::to_string(n) + "-w" + std::to_string(t);
+        for (;;) {
+          Result<std::optional<TaskRecord>> c = nodes[n]->claim_activity_task(pay, kT0 + 10, worker);
+          std::lock_guard lock(mu);
+          if (!c.ok()) {
+            errors.push_back(describe(c));
+            return;
+          }
+          if (!c->has_value()) return;
+          claimed_by[(*c)->token].push_back(worker);
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(claimed_by.size(), static_cast<std::size_t>(kExecutions * kTasksEach));
+  int twice = 0;
+  for (const auto& [token, workers] : claimed_by) {
+    if (workers.size() != 1) ++twice;
+  }
+  EXPECT_EQ(twice, 0);
+  Admin admin(server_url());
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + store_->schema() +
+                        ".tasks WHERE status = 'STARTED'"),
+            std::to_string(kExecutions * kTasksEach));
+  for (const auto& [token, workers] : claimed_by) {
+    Result<TaskRecord> row = store_->get_task(token);
+    ASSERT_OK(row);
+    EXPECT_EQ(row->worker_name, workers.front()) << token;
+  }
+}
+
+// A claim passes over a row another transaction holds locked (it does not wait for it), and
+// takes it once that transaction is gone.
+TEST_F(PostgresStoreTest, ClaimPassesOverALockedRow) {
+  ExecutionRecord e = execution("m", "run1");
+  TaskRecord t1 = pay_task("tok-1", e, kT0 + 1);
+  TaskRecord t2 = pay_task("tok-2", e, kT0 + 2);
+  ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+  w.tasks_put = {t1, t2};
+  ASSERT_OK(store_->commit(batch_of({w})));
+
+  Admin holder(server_url());
+  holder.query("BEGIN");
+  holder.query("SELECT token FROM " + store_->schema() + ".tasks WHERE token = 'tok-1' FOR UPDATE");
+  auto claim = std::async(std::launch::async,
+                          [&] { return store_->claim_activity_task(t1.activity_arn, kT0 + 10, "w"); });
+  if (claim.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    holder.query("ROLLBACK");
+    FAIL() << "the claim waited for the locked row";
+  }
+  Result<std::optional<TaskRecord>> c = claim.get();
+  ASSERT_OK(c);
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->token, "tok-2");
+  holder.query("ROLLBACK");
+  c = store_->claim_activity_task(t1.activity_arn, kT0 + 10, "w");
+  ASSERT_OK(c);
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->token, "tok-1");
+}
+
+// A message checks its task row under a lock: a delete of the row that has not committed yet
+// makes the message wait, then refuses it when the delete commits, and lets it in when the delete
+// rolls back.
+TEST_F(PostgresStoreTest, MessageWaitsForAConcurrentDeleteOfItsTask) {
+  ExecutionRecord e = execution("m", "run1", kT0, 3);
+  ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+  w.tasks_put = {pay_task("tok-1", e, kT0), pay_task("tok-2", e, kT0)};
+  ASSERT_OK(store_->commit(batch_of({w})));
+  const std::string tasks = store_->schema() + ".tasks";
+
+  for (const std::string ending : {"COMMIT", "ROLLBACK"}) {
+    const std::string token = ending == "COMMIT" ? "tok-1" : "tok-2";
+    Admin deleter(server_url());
+    deleter.query("BEGIN");
+    deleter.query("DELETE FROM " + tasks + " WHERE token = '" + token + "'");
+    auto post = std::async(std::launch::async, [&] {
+      return store_->post_task_message(TaskMessage{0, token, "success", "1", 0, kT0});
+    });
+    EXPECT_EQ(post.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+        << ending << ": the message did not wait for the delete";
+    deleter.query(ending);
+    Status s = post.get();
+    if (ending == "COMMIT") {
+      ASSERT_FALSE(s.ok());
+      EXPECT_EQ(s.error().code, ErrorCode::NotFound);
+      EXPECT_EQ(s.error().message, "task tok-1 does not exist");
+    } else {
+      ASSERT_OK(s);
+    }
+  }
+  Result<std::vector<TaskMessage>> messages = store_->task_messages({3}, 10);
+  ASSERT_OK(messages);
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].token, "tok-2");
+  EXPECT_EQ((*messages)[0].partition, 3);
+}
+
+// Concurrent outcomes of one token from several nodes: exactly one is taken.
+TEST_F(PostgresStoreTest, ConcurrentOutcomesOfOneTokenOneWins) {
+  ExecutionRecord e = execution("m", "run1", kT0, 1);
+  ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+  w.tasks_put = {pay_task("tok-1", e, kT0)};
+  ASSERT_OK(store_->commit(batch_of({w})));
+  std::vector<std::unique_ptr<Store>> nodes;
+  for (int i = 0; i < 4; ++i) nodes.push_back(other_node(*store_, store_->schema() + "_o"));
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      Status s = nodes[i]->post_task_message(
+          TaskMessage{0, "tok-1", i % 2 ? "success" : "failure", std::to_string(i), 0, kT0});
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error().code == ErrorCode::AlreadyExists &&
+                 s.error().message == "task tok-1 already has an outcome") {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(refused.load(), 3);
+  Result<std::vector<TaskMessage>> messages = store_->task_messages({1}, 10);
+  ASSERT_OK(messages);
+  EXPECT_EQ(messages->size(), 1u);
 }
 
 }  // namespace

@@ -67,6 +67,24 @@ std::string raw_query(const fs::path& path, const std::string& sql) {
   return out;
 }
 
+// SQLite's plan for `sql` on a raw connection to `path`: the detail of each step, joined by "; ".
+std::string query_plan(const fs::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+  EXPECT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &st, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::string out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (!out.empty()) out += "; ";
+    out += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 std::unique_ptr<SqliteStore> open_sqlite(const std::string& url) {
   Result<SqliteOptions> options = parse_sqlite_url(url);
   EXPECT_TRUE(options.ok()) << options.error().message;
@@ -188,14 +206,14 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   Result<int> after = store->schema_version();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*after, SqliteStore::current_schema_version());
-  EXPECT_EQ(SqliteStore::current_schema_version(), 3);
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(SqliteStore::current_schema_version(), 4);
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "4");
   EXPECT_EQ(
       raw_query(path,
                 "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = "
                 "'table' ORDER BY name)"),
-      "audit,executions,frames,history,map_results,partitions,revisions,sqlite_sequence,"
-      "state_machines,tasks,timers");
+      "activities,audit,executions,frames,history,map_results,partitions,revisions,routes,"
+      "sqlite_sequence,state_machines,task_messages,tasks,timers");
   ASSERT_TRUE(store->create_state_machine(machine("kept")).ok());
   ASSERT_TRUE(store->migrate().ok());
   store.reset();
@@ -205,7 +223,7 @@ TEST(SqliteStore, MigrationsAreVersionedAndIdempotent) {
   ASSERT_TRUE(store->migrate().ok());
   after = store->schema_version();
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*after, 3);
+  EXPECT_EQ(*after, 4);
   Result<StateMachineRecord> kept = store->get_state_machine(machine_arn("kept"));
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(*kept, machine("kept"));
@@ -226,6 +244,14 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
                 std::to_string(SqliteStore::current_schema_version()));
 }
 
+// Takes a database at schema version 4 back to version 3: removes what migration 4 added.
+void undo_version_four(const fs::path& path) {
+  for (const char* sql : {"DROP TABLE activities", "DROP TABLE routes", "DROP TABLE task_messages",
+                          "DROP INDEX tasks_by_activity", "PRAGMA user_version = 3"}) {
+    raw_query(path, sql);
+  }
+}
+
 // A database at schema version 1 (before the saga extension's compensation column and the audit
 // log) migrates to the current version and keeps its executions; the new column then reads and
 // writes.
@@ -236,13 +262,14 @@ TEST(SqliteStore, MigratesVersionOneToCurrent) {
   ASSERT_TRUE(store->migrate().ok());
   ASSERT_TRUE(store->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})).ok());
   store.reset();
+  undo_version_four(path);
   raw_query(path, "DROP TABLE audit");
   raw_query(path, "ALTER TABLE executions DROP COLUMN compensation");
   raw_query(path, "PRAGMA user_version = 1");
 
   store = open_sqlite("sqlite:" + path.string());
   ASSERT_TRUE(store->migrate().ok());
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "4");
   Result<ExecutionRecord> got = store->get_execution(e.arn);
   ASSERT_TRUE(got.ok());
   ExecutionRecord want = e;
@@ -257,9 +284,9 @@ TEST(SqliteStore, MigratesVersionOneToCurrent) {
   EXPECT_EQ(got->compensation, "[]");
 }
 
-// A database at schema version 2 (before the audit log) migrates to version 3: its machines and
-// executions stay as they were, and the audit log and tags work.
-TEST(SqliteStore, MigratesVersionTwoToThree) {
+// A database at schema version 2 (before the audit log) migrates to the current version: its
+// machines and executions stay as they were, and the audit log and tags work.
+TEST(SqliteStore, MigratesVersionTwoToCurrent) {
   fs::path path = fresh_db_path();
   ExecutionRecord e = execution("m", "old", kT0, 1);
   auto store = open_sqlite("sqlite:" + path.string());
@@ -267,6 +294,7 @@ TEST(SqliteStore, MigratesVersionTwoToThree) {
   ASSERT_TRUE(store->create_state_machine(machine("m")).ok());
   ASSERT_TRUE(store->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})).ok());
   store.reset();
+  undo_version_four(path);
   raw_query(path, "DROP TABLE audit");
   raw_query(path, "PRAGMA user_version = 2");
   ASSERT_EQ(raw_query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'audit%'"), "0");
@@ -276,7 +304,7 @@ TEST(SqliteStore, MigratesVersionTwoToThree) {
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(*before, 2);
   ASSERT_TRUE(store->migrate().ok());
-  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "4");
   EXPECT_EQ(raw_query(path,
                       "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE "
                       "tbl_name = 'audit' AND type = 'index' ORDER BY name)"),
@@ -302,6 +330,79 @@ TEST(SqliteStore, MigratesVersionTwoToThree) {
   ASSERT_EQ(log->items.size(), 1u);
   a.id = log->items[0].id;
   EXPECT_EQ(log->items[0], a);
+}
+
+// A database at schema version 3 (before activities, routes and task messages) migrates to
+// version 4, once: its executions and tasks stay, and the new tables and the claim index work.
+TEST(SqliteStore, MigratesVersionThreeToFour) {
+  fs::path path = fresh_db_path();
+  ExecutionRecord e = execution("m", "old", kT0, 2);
+  TaskRecord t;
+  t.token = "tok-old";
+  t.execution_arn = e.arn;
+  t.state_name = "Work";
+  t.resource = "arn:aws:states:us-east-1:123456789012:activity:pay";
+  t.activity_arn = t.resource;
+  t.input = "{}";
+  t.status = "SCHEDULED";
+  t.scheduled = kT0 + 5;
+  t.partition = 2;
+  auto store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
+  w.tasks_put = {t};
+  ASSERT_TRUE(store->commit(batch_of({w})).ok());
+  store.reset();
+  undo_version_four(path);
+  ASSERT_EQ(raw_query(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('activities', "
+                            "'routes', 'task_messages', 'tasks_by_activity')"),
+            "0");
+
+  store = open_sqlite("sqlite:" + path.string());
+  Result<int> before = store->schema_version();
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(*before, 3);
+  ASSERT_TRUE(store->migrate().ok());
+  ASSERT_TRUE(store->migrate().ok());  // again: nothing to do
+  EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(raw_query(path,
+                      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE "
+                      "type = 'index' AND name NOT LIKE 'sqlite_%' AND tbl_name IN ('activities', "
+                      "'routes', 'task_messages', 'tasks') ORDER BY name)"),
+            "activities_by_name,task_messages_by_part,task_messages_one_outcome,tasks_by_activity,"
+            "tasks_by_execution");
+  // The claim reads the activity's tasks through tasks_by_activity, in order (no sort).
+  EXPECT_THAT(query_plan(path,
+                         "SELECT token FROM tasks WHERE activity_arn = ?1 AND activity_arn <> '' "
+                         "AND status = 'SCHEDULED' AND scheduled <= ?2 ORDER BY scheduled, token "
+                         "LIMIT 1"),
+              ::testing::AllOf(::testing::HasSubstr("INDEX tasks_by_activity"),
+                               ::testing::Not(::testing::HasSubstr("TEMP B-TREE"))));
+  Result<TaskRecord> old = store->get_task("tok-old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(*old, t);
+
+  ActivityRecord a{t.activity_arn, "pay", "[]", kT0};
+  ASSERT_TRUE(store->create_activity(a).ok());
+  ASSERT_TRUE(store->put_route({"function", "f", "http://127.0.0.1:1", kT0}).ok());
+  Result<std::optional<TaskRecord>> claimed = store->claim_activity_task(a.arn, kT0 + 5, "w");
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(claimed->has_value());
+  EXPECT_EQ((*claimed)->token, "tok-old");
+  TaskMessage m{0, "tok-old", "heartbeat", "", 0, kT0};
+  ASSERT_TRUE(store->post_task_message(m).ok());
+  Result<std::vector<TaskMessage>> messages = store->task_messages({2}, 10);
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].partition, 2);
+  store.reset();
+
+  // Reopened: still version 4, everything kept.
+  store = open_sqlite("sqlite:" + path.string());
+  ASSERT_TRUE(store->migrate().ok());
+  Result<ActivityRecord> got = store->get_activity(a.arn);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, a);
 }
 
 // Audit ids only grow: an id is not handed out again after the newest entries are deleted (by an

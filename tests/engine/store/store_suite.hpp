@@ -101,6 +101,18 @@ inline void PrintTo(const TaskRecord& t, std::ostream* os) {
   print_opt(*os, t.heartbeat_due) << " timeout_due=";
   print_opt(*os, t.timeout_due) << " partition=" << t.partition << "}";
 }
+inline void PrintTo(const ActivityRecord& a, std::ostream* os) {
+  *os << "{arn=" << a.arn << " name=" << a.name << " tags=" << a.tags_json
+      << " created=" << a.created << "}";
+}
+inline void PrintTo(const RouteRecord& r, std::ostream* os) {
+  *os << "{kind=" << r.kind << " name=" << r.name << " url=" << r.url << " updated=" << r.updated
+      << "}";
+}
+inline void PrintTo(const TaskMessage& m, std::ostream* os) {
+  *os << "{id=" << m.id << " token=" << m.token << " kind=" << m.kind << " body=" << m.body
+      << " partition=" << m.partition << " created=" << m.created << "}";
+}
 inline void PrintTo(const PartitionLease& l, std::ostream* os) {
   *os << "{partition=" << l.partition << " node=" << l.node << " epoch=" << l.epoch
       << " expires=" << l.expires << "}";
