@@ -2,6 +2,7 @@
 
 #include "asl/choice/timestamp.hpp"
 #include "asl/step.hpp"
+#include "engine/dispatch/invocation.hpp"
 #include "engine/task_resource.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -99,15 +100,9 @@ struct VirtualEntry {
 // ---------------------------------------------------------------------------------------------
 // HTTP calls to Lambda-style functions.
 
-struct HttpReply {
-  unsigned status = 0;
-  std::string body;
-  bool function_error = false;  // X-Amz-Function-Error present
-};
-
 struct HttpResult {
-  std::optional<HttpReply> reply;
-  std::string error;  // transport failure, when no reply
+  std::optional<HttpAnswer> reply;
+  std::optional<TransportFailure> failure;  // when no reply
   bool timed_out = false;
 };
 
@@ -135,12 +130,11 @@ asio::awaitable<HttpResult> http_post(
       call->stream.expires_never();
     }
   };
-  auto failed = [&](const beast::error_code& ec, std::string_view what) {
+  auto failed = [&](const beast::error_code& ec, TransportFailure::Stage stage) {
     if (ec == beast::error::timeout) {
       result.timed_out = true;
     } else {
-      result.error = std::string(what) + " http://" + url.host + ":" + url.port + url.target +
-                     ": " + ec.message();
+      result.failure = TransportFailure{stage, ec.message()};
     }
   };
 
@@ -148,7 +142,7 @@ asio::awaitable<HttpResult> http_post(
   auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, tuple);
   if (call->cancelled) co_return result;
   if (rec) {
-    failed(rec, "cannot resolve");
+    failed(rec, TransportFailure::Stage::Resolve);
     co_return result;
   }
   arm();
@@ -156,7 +150,7 @@ asio::awaitable<HttpResult> http_post(
   (void)ep;
   if (call->cancelled) co_return result;
   if (cec) {
-    failed(cec, "cannot connect to");
+    failed(cec, TransportFailure::Stage::Connect);
     co_return result;
   }
 
@@ -171,7 +165,7 @@ asio::awaitable<HttpResult> http_post(
   (void)written;
   if (call->cancelled) co_return result;
   if (wec) {
-    failed(wec, "cannot send the request to");
+    failed(wec, TransportFailure::Stage::Send);
     co_return result;
   }
 
@@ -183,25 +177,21 @@ asio::awaitable<HttpResult> http_post(
   (void)read;
   if (call->cancelled) co_return result;
   if (rdec) {
-    failed(rdec, "no valid response from");
+    failed(rdec, TransportFailure::Stage::Receive);
     co_return result;
   }
   auto& res = parser.get();
-  HttpReply reply;
+  HttpAnswer reply;
   reply.status = res.result_int();
+  reply.reason = std::string(res.reason());
+  for (const auto& field : res) {
+    reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   reply.body = std::move(res.body());
-  reply.function_error = res.find("X-Amz-Function-Error") != res.end();
   result.reply = std::move(reply);
   beast::error_code ignored;
   call->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   co_return result;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t start = 0;
-  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
-  return s.substr(start);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,41 +576,6 @@ StatesError task_error(std::string cause) {
   return StatesError{std::string(asl::errors::kTaskFailed), std::move(cause)};
 }
 
-// What a function's HTTP reply means for the task.
-Outcome reply_outcome(const HttpReply& reply, const std::string& url, ResourceKind kind) {
-  Json body;
-  bool parsed = true;
-  std::string text = trim(reply.body);
-  if (text.empty()) {
-    body = nullptr;
-  } else {
-    body = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-    parsed = !body.is_discarded();
-  }
-  bool ok_status = reply.status >= 200 && reply.status < 300;
-  bool error_shaped = parsed && body.is_object() && body.contains("errorType") &&
-                      body["errorType"].is_string() && body.contains("errorMessage");
-  if (ok_status && !reply.function_error && !error_shaped) {
-    if (!parsed) {
-      return task_error("The function at " + url +
-                        " returned a body that is not JSON: " + text.substr(0, 200));
-    }
-    return body;
-  }
-  // AWS: a Lambda function error fails the task with the function's errorType; the cause is
-  // the error payload the function returned, as written for a Lambda ARN resource, serialised
-  // compactly for arn:aws:states:::lambda:invoke.
-  if (parsed && body.is_object() && body.contains("errorType") && body["errorType"].is_string()) {
-    std::string cause = kind == ResourceKind::LambdaInvoke ? asl::dump_compact(body) : text;
-    return StatesError{body["errorType"].get<std::string>(), std::move(cause)};
-  }
-  if (!ok_status) {
-    return task_error("The function at " + url + " answered HTTP " + std::to_string(reply.status) +
-                      (text.empty() ? "" : ": ") + text.substr(0, 500));
-  }
-  return task_error(text);
-}
-
 }  // namespace
 
 bool ScopeRun::run_task(Effect& effect) {
@@ -682,29 +637,19 @@ bool ScopeRun::run_task(Effect& effect) {
   }
 
   // Which function, and what to send it.
-  std::string function_text;
-  Json body;
-  if (kind == ResourceKind::LambdaFunction) {
-    function_text = resource;
-    body = std::move(task.payload);
-  } else if (kind == ResourceKind::LambdaInvoke) {
-    if (!task.payload.is_object() || !task.payload.contains("FunctionName") ||
-        !task.payload["FunctionName"].is_string()) {
-      return sync_done(task_error(
-          "arn:aws:states:::lambda:invoke needs Parameters.FunctionName (a string naming the "
-          "function)"));
-    }
-    function_text = task.payload["FunctionName"].get<std::string>();
-    auto payload = task.payload.find("Payload");
-    body = payload != task.payload.end() ? std::move(*payload) : Json::object();
-  } else {
+  if (kind != ResourceKind::LambdaFunction && kind != ResourceKind::LambdaInvoke) {
     return sync_done(task_error("The resource '" + resource +
                                 "' cannot run locally: only Lambda functions "
                                 "(arn:aws:lambda:...:function:NAME and "
                                 "arn:aws:states:::lambda:invoke) are served, through --function "
                                 "NAME=URL"));
   }
-  auto ref = parse_lambda_function(function_text);
+  auto which = function_call(kind, resource, task.payload);
+  if (auto* error = std::get_if<StatesError>(&which)) return sync_done(std::move(*error));
+  FunctionCall& fn = std::get<FunctionCall>(which);
+  const std::string& function_text = fn.function_text;
+  Json body = std::move(fn.payload);
+  const auto& ref = fn.ref;
   const std::string* url = nullptr;
   if (ref) {
     auto find = [&](const std::string& key) {
@@ -742,10 +687,11 @@ bool ScopeRun::run_task(Effect& effect) {
   call_ = call;
   auto self = shared_from_this();
   std::string url_text = *url;
+  std::string endpoint = "http://" + parsed->host + ":" + parsed->port + parsed->target;
   std::string res = resource;
   asio::co_spawn(
       runner_.io(), http_post(call, *parsed, asl::dump_compact(body), deadline),
-      [self, call, url_text, res, kind, this](std::exception_ptr ep, HttpResult r) {
+      [self, call, url_text, endpoint, res, kind, this](std::exception_ptr ep, HttpResult r) {
         if (call->cancelled || cancelled_ || finished_) return;
         call_.reset();
         if (ep) {
@@ -762,21 +708,15 @@ bool ScopeRun::run_task(Effect& effect) {
           return;
         }
         if (!r.reply) {
-          on_task_result(task_error(r.error), res, kind, false);
+          TransportFailure failure =
+              r.failure.value_or(TransportFailure{TransportFailure::Stage::Receive, "no answer"});
+          on_task_result(transport_error(failure, endpoint, FailureNames::TaskFailed), res, kind,
+                         false);
           return;
         }
-        Outcome outcome = reply_outcome(*r.reply, url_text, kind);
-        if (kind == ResourceKind::LambdaInvoke && std::holds_alternative<Json>(outcome)) {
-          // AWS: lambda:invoke returns the invocation response with the payload inside.
-          Json wrapped = {{"ExecutedVersion", "$LATEST"},
-                          {"Payload", std::move(std::get<Json>(outcome))},
-                          {"SdkHttpMetadata",
-                           {{"HttpHeaders", {{"Content-Type", "application/json"}}},
-                            {"HttpStatusCode", r.reply->status}}},
-                          {"SdkResponseMetadata", {{"RequestId", runner_.new_uuid()}}},
-                          {"StatusCode", r.reply->status}};
-          outcome = std::move(wrapped);
-        }
+        // AWS: lambda:invoke returns the invocation response with the payload inside.
+        Outcome outcome = function_outcome(*r.reply, url_text, kind, FailureNames::TaskFailed,
+                                           [this] { return runner_.new_uuid(); });
         on_task_result(std::move(outcome), res, kind, false);
       });
   return false;

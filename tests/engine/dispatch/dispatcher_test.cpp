@@ -1,0 +1,394 @@
+// The Dispatcher over a real engine on SQLite: activity tasks through the ActivityQueue (long
+// polls, hand-out, ActivityStarted, restart), nested executions (states:startExecution and its
+// patterns) and callbacks.
+#include "engine/dispatch/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+namespace stepd::engine {
+namespace {
+
+using asl::Json;
+using namespace std::chrono_literals;
+
+constexpr const char* kActivity = "arn:aws:states:local:000000000000:activity:work";
+
+std::string activity_machine(const std::string& extra = "") {
+  return R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" +
+         std::string(kActivity) + R"(")" + extra + R"(,"End":true}}})";
+}
+
+// One engine with its dispatcher on a SQLite file that outlives restarts within a test.
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("stepd-dispatch-test-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    std::filesystem::remove(path_);
+    open();
+  }
+  void TearDown() override {
+    close();
+    std::filesystem::remove(path_);
+    std::filesystem::remove(path_.string() + "-wal");
+    std::filesystem::remove(path_.string() + "-shm");
+  }
+
+  void open() {
+    auto store = open_store("sqlite:" + path_.string());
+    ASSERT_TRUE(store.ok());
+    EngineOptions options;
+    options.evict_waiting_after = 0;
+    engine_ = std::make_unique<Engine>(std::move(*store), options);
+    ASSERT_TRUE(engine_->start().ok());
+    registry_ = std::make_unique<Registry>(engine_->store());
+    dispatcher_ = std::make_unique<Dispatcher>(*engine_, *registry_);
+    engine_->set_task_transport(dispatcher_.get());
+  }
+
+  void close() {
+    if (!engine_) return;
+    dispatcher_->shutdown();
+    engine_->shutdown();
+    engine_->set_task_transport(nullptr);
+    dispatcher_.reset();
+    registry_.reset();
+    engine_.reset();
+  }
+
+  std::string machine(const std::string& name, const std::string& definition) {
+    CreateMachineRequest r;
+    r.name = name;
+    r.definition = definition;
+    auto m = engine_->create_state_machine(r);
+    if (auto* e = std::get_if<ApiError>(&m)) {
+      ADD_FAILURE() << e->type << ": " << e->message;
+      return "";
+    }
+    return std::get<StateMachineRecord>(m).arn;
+  }
+
+  std::string start(const std::string& machine_arn, const std::string& input,
+                    const std::string& name = "") {
+    StartRequest r;
+    r.machine_arn = machine_arn;
+    r.input = input;
+    r.name = name;
+    auto e = engine_->start_execution(r);
+    if (auto* err = std::get_if<ApiError>(&e)) {
+      ADD_FAILURE() << err->type << ": " << err->message;
+      return "";
+    }
+    return std::get<ExecutionRecord>(e).arn;
+  }
+
+  // A blocking GetActivityTask.
+  std::optional<ActivityTask> poll(const std::string& worker, std::chrono::milliseconds wait) {
+    std::promise<std::optional<ActivityTask>> got;
+    dispatcher_->activities().poll(kActivity, worker, wait,
+                                   [&](std::optional<ActivityTask> t) { got.set_value(t); });
+    return got.get_future().get();
+  }
+
+  ExecutionRecord wait_end(const std::string& arn) {
+    auto r = engine_->wait_for(arn, 10s);
+    EXPECT_TRUE(std::holds_alternative<ExecutionRecord>(r));
+    return std::get<ExecutionRecord>(r);
+  }
+
+  std::vector<HistoryEvent> history(const std::string& arn) {
+    PageRequest page;
+    page.max_results = 1000;
+    auto h = engine_->get_history(arn, page, false);
+    EXPECT_TRUE(std::holds_alternative<Page<HistoryEvent>>(h));
+    return std::get<Page<HistoryEvent>>(h).items;
+  }
+
+  static std::vector<std::string> types(const std::vector<HistoryEvent>& events) {
+    std::vector<std::string> out;
+    for (const HistoryEvent& e : events) out.push_back(e.type);
+    return out;
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, WaitingPollGetsTheTaskTheMomentItIsScheduled) {
+  std::string m = machine("Act", activity_machine());
+  std::promise<std::optional<ActivityTask>> got;
+  auto asked = std::chrono::steady_clock::now();
+  dispatcher_->activities().poll(kActivity, "w1", 5s,
+                                 [&](std::optional<ActivityTask> t) { got.set_value(t); });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(dispatcher_->activities().waiting_polls(), 1u);
+  std::string arn = start(m, R"({"n":7})");
+  auto scheduled = std::chrono::steady_clock::now();
+  auto task = got.get_future().get();
+  auto latency = std::chrono::steady_clock::now() - scheduled;
+  ASSERT_TRUE(task.has_value());
+  EXPECT_GT(scheduled - asked, 40ms);  // the poll really waited
+  EXPECT_LT(latency, 200ms) << "a waiting poll is answered when the task arrives";
+  EXPECT_EQ(Json::parse(task->input), Json::parse(R"({"n":7})"));
+  EXPECT_EQ(task->token.size(), 64u);
+
+  auto done = engine_->complete_task(task->token, Json{{"ok", true}});
+  ASSERT_TRUE(std::holds_alternative<bool>(done));
+  ExecutionRecord e = wait_end(arn);
+  EXPECT_EQ(e.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*e.output), Json::parse(R"({"ok":true})"));
+  auto events = history(arn);
+  std::vector<std::string> want = {"ExecutionStarted",  "TaskStateEntered",  "ActivityScheduled",
+                                   "ActivityStarted",   "ActivitySucceeded", "TaskStateExited",
+                                   "ExecutionSucceeded"};
+  EXPECT_EQ(types(events), want);
+  EXPECT_EQ(Json::parse(events[3].details), Json::parse(R"({"workerName":"w1"})"));
+  // A task completes once.
+  auto again = engine_->complete_task(task->token, Json{{"ok", false}});
+  ASSERT_TRUE(std::holds_alternative<ApiError>(again));
+  EXPECT_EQ(std::get<ApiError>(again).type, "TaskDoesNotExist");
+}
+
+TEST_F(DispatcherTest, PollWithNothingQueuedAnswersEmptyAfterItsWait) {
+  auto began = std::chrono::steady_clock::now();
+  auto task = poll("w", 300ms);
+  auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_FALSE(task.has_value());
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(dispatcher_->activities().waiting_polls(), 0u);
+  // No wait at all: answered at once.
+  EXPECT_FALSE(poll("w", 0ms).has_value());
+}
+
+TEST_F(DispatcherTest, QueuedTasksGoOutOldestFirstOncePerTask) {
+  std::string m = machine("Fifo", activity_machine());
+  std::vector<std::string> arns;
+  for (int i = 0; i < 5; ++i) {
+    arns.push_back(start(m, "{\"i\":" + std::to_string(i) + "}"));
+    std::this_thread::sleep_for(5ms);  // commits in order
+  }
+  for (int i = 0; i < 50 && dispatcher_->activities().queued() < 5; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(dispatcher_->activities().queued(), 5u);
+  std::set<std::string> tokens;
+  for (int i = 0; i < 5; ++i) {
+    auto t = poll("w", 1s);
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(Json::parse(t->input)["i"], i);
+    EXPECT_TRUE(tokens.insert(t->token).second);
+    ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(t->token, Json(i))));
+  }
+  EXPECT_FALSE(poll("w", 100ms).has_value());
+  for (int i = 0; i < 5; ++i) {
+    ExecutionRecord e = wait_end(arns[i]);
+    EXPECT_EQ(e.status, "SUCCEEDED");
+    EXPECT_EQ(*e.output, std::to_string(i));
+  }
+}
+
+TEST_F(DispatcherTest, StoppedExecutionsTaskIsNotHandedOut) {
+  std::string m = machine("Stop", activity_machine());
+  std::string arn = start(m, "{}");
+  for (int i = 0; i < 50 && dispatcher_->activities().queued() < 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(dispatcher_->activities().queued(), 1u);
+  auto stopped = engine_->stop_execution(arn, "Enough", "");
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(stopped));
+  for (int i = 0; i < 50 && dispatcher_->activities().queued() > 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(dispatcher_->activities().queued(), 0u);
+  EXPECT_FALSE(poll("w", 100ms).has_value());
+}
+
+TEST_F(DispatcherTest, RestartRequeuesOnlyTasksNoWorkerTook) {
+  std::string m = machine("Restart", activity_machine());
+  std::string taken = start(m, R"({"which":"taken"})");
+  auto t = poll("w1", 2s);
+  ASSERT_TRUE(t.has_value());
+  std::string waiting = start(m, R"({"which":"waiting"})");
+  // Wait until ActivityStarted of the first is durable.
+  for (int i = 0; i < 100; ++i) {
+    auto h = types(history(taken));
+    if (std::find(h.begin(), h.end(), "ActivityStarted") != h.end()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  for (int i = 0; i < 50 && dispatcher_->activities().queued() < 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  close();
+  open();
+  auto again = poll("w2", 1s);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(Json::parse(again->input)["which"], "waiting");
+  EXPECT_FALSE(poll("w2", 200ms).has_value()) << "the task w1 holds is not handed out again";
+  // w1 still completes its task after the restart.
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(t->token, Json("one"))));
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(again->token, Json("two"))));
+  EXPECT_EQ(*wait_end(taken).output, "\"one\"");
+  EXPECT_EQ(*wait_end(waiting).output, "\"two\"");
+}
+
+TEST_F(DispatcherTest, HeartbeatTimeoutEndsTheTaskAndLateReportsAreTimedOut) {
+  std::string m = machine("Beat", activity_machine(R"(,"HeartbeatSeconds":1)"));
+  std::string arn = start(m, "{}");
+  auto t = poll("w", 2s);
+  ASSERT_TRUE(t.has_value());
+  // Heartbeats keep it alive past HeartbeatSeconds.
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(std::holds_alternative<bool>(engine_->heartbeat_task(t->token)));
+  }
+  auto mid = engine_->describe_execution(arn);
+  EXPECT_EQ(std::get<ExecutionRecord>(mid).status, "RUNNING");
+  ExecutionRecord e = wait_end(arn);  // then silence: it times out
+  EXPECT_EQ(e.status, "FAILED");
+  EXPECT_EQ(e.error.value_or(""), "States.HeartbeatTimeout");
+  auto late = engine_->complete_task(t->token, Json(1));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(late));
+  EXPECT_EQ(std::get<ApiError>(late).type, "TaskTimedOut");
+  auto beat = engine_->heartbeat_task(t->token);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(beat));
+  EXPECT_EQ(std::get<ApiError>(beat).type, "TaskTimedOut");
+  auto unknown = engine_->complete_task(std::string(64, 'a'), Json(1));
+  EXPECT_EQ(std::get<ApiError>(unknown).type, "TaskDoesNotExist");
+}
+
+// --- Nested executions ------------------------------------------------------------------------
+
+std::string parent_machine(const std::string& resource, const std::string& child_arn,
+                           const std::string& extra_params = "") {
+  return R"({"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":")" + resource +
+         R"(","Parameters":{"StateMachineArn":")" + child_arn +
+         R"(","Input":{"x.$":"$.x")" + extra_params + R"(}},"End":true}}})";
+}
+
+constexpr const char* kDouble =
+    R"J({"StartAt":"D","States":{"D":{"Type":"Pass","Parameters":{"y.$":"States.MathAdd($.x, $.x)"},"End":true}}})J";
+constexpr const char* kFail =
+    R"({"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Child.Broke","Cause":"on purpose"}}})";
+
+TEST_F(DispatcherTest, StartExecutionSync2ReturnsTheChildsOutputAsJson) {
+  std::string child = machine("Double", kDouble);
+  std::string parent =
+      machine("Parent2", parent_machine("arn:aws:states:::states:startExecution.sync:2", child));
+  ExecutionRecord e = wait_end(start(parent, R"({"x":21})"));
+  ASSERT_EQ(e.status, "SUCCEEDED") << e.error.value_or("") << " " << e.cause.value_or("");
+  Json out = Json::parse(*e.output);
+  EXPECT_EQ(out["Output"], Json::parse(R"({"y":42})"));
+  EXPECT_EQ(out["Input"], Json::parse(R"({"x":21})"));
+  EXPECT_EQ(out["Status"], "SUCCEEDED");
+  EXPECT_EQ(out["StateMachineArn"], child);
+  EXPECT_TRUE(out["StartDate"].is_number());
+  EXPECT_TRUE(out["StopDate"].is_number());
+  // The child is a real execution of its own machine.
+  auto c = engine_->describe_execution(out["ExecutionArn"].get<std::string>());
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(c));
+  EXPECT_EQ(std::get<ExecutionRecord>(c).machine_arn, child);
+}
+
+TEST_F(DispatcherTest, StartExecutionSyncReturnsJsonText) {
+  std::string child = machine("Double1", kDouble);
+  std::string parent =
+      machine("Parent1", parent_machine("arn:aws:states:::states:startExecution.sync", child));
+  ExecutionRecord e = wait_end(start(parent, R"({"x":2})"));
+  ASSERT_EQ(e.status, "SUCCEEDED");
+  Json out = Json::parse(*e.output);
+  ASSERT_TRUE(out["Output"].is_string());
+  EXPECT_EQ(Json::parse(out["Output"].get<std::string>()), Json::parse(R"({"y":4})"));
+  ASSERT_TRUE(out["Input"].is_string());
+}
+
+TEST_F(DispatcherTest, FailedChildFailsTheTaskWithItsDescription) {
+  std::string child = machine("Broken", kFail);
+  std::string parent =
+      machine("ParentF", parent_machine("arn:aws:states:::states:startExecution.sync:2", child));
+  ExecutionRecord e = wait_end(start(parent, R"({"x":1})"));
+  EXPECT_EQ(e.status, "FAILED");
+  EXPECT_EQ(e.error.value_or(""), "States.TaskFailed");
+  Json cause = Json::parse(e.cause.value_or("null"));
+  EXPECT_EQ(cause["Status"], "FAILED");
+  EXPECT_EQ(cause["Error"], "Child.Broke");
+  EXPECT_EQ(cause["Cause"], "on purpose");
+}
+
+TEST_F(DispatcherTest, StartExecutionRequestResponseReturnsAtOnce) {
+  std::string child = machine("Slow", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"End":true}}})");
+  std::string parent =
+      machine("ParentRR", parent_machine("arn:aws:states:::states:startExecution", child));
+  ExecutionRecord e = wait_end(start(parent, R"({"x":1})"));
+  ASSERT_EQ(e.status, "SUCCEEDED");
+  Json out = Json::parse(*e.output);
+  ASSERT_TRUE(out["ExecutionArn"].is_string());
+  EXPECT_TRUE(out["StartDate"].is_number());
+  EXPECT_EQ(out.size(), 2u);
+  auto c = engine_->describe_execution(out["ExecutionArn"].get<std::string>());
+  EXPECT_EQ(std::get<ExecutionRecord>(c).status, "RUNNING");
+}
+
+TEST_F(DispatcherTest, StoppingTheParentStopsItsSyncChild) {
+  std::string child = machine("Long", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}})");
+  std::string parent = machine(
+      "ParentStop", parent_machine("arn:aws:states:::states:startExecution.sync:2", child,
+                                   R"(},"Name":"the-child","Dummy":{"a":1)"));
+  std::string arn = start(parent, R"({"x":1})");
+  std::string child_arn = "arn:aws:states:local:000000000000:execution:Long:the-child";
+  for (int i = 0; i < 100; ++i) {
+    if (std::holds_alternative<ExecutionRecord>(engine_->describe_execution(child_arn))) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(engine_->stop_execution(arn, "Halt", "")));
+  ExecutionRecord c = wait_end(child_arn);
+  EXPECT_EQ(c.status, "ABORTED");
+}
+
+TEST_F(DispatcherTest, StartExecutionWaitForTaskTokenWaitsForTheChildsReport) {
+  // The child hands the token back through its output; the test reports with it.
+  std::string child = machine("Echo", R"({"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}})");
+  std::string parent = machine(
+      "ParentCb",
+      parent_machine("arn:aws:states:::states:startExecution.waitForTaskToken", child,
+                     R"(,"token.$":"$$.Task.Token")"));
+  std::string arn = start(parent, R"({"x":5})");
+  std::string token;
+  for (int i = 0; i < 200 && token.empty(); ++i) {
+    ExecutionFilter f;
+    f.machine_arn = child;
+    auto list = engine_->list_executions(f, PageRequest{});
+    auto& items = std::get<Page<ExecutionRecord>>(list).items;
+    if (!items.empty() && items[0].status == "SUCCEEDED") {
+      token = Json::parse(*items[0].output)["token"].get<std::string>();
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(std::get<ExecutionRecord>(engine_->describe_execution(arn)).status, "RUNNING");
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(token, Json{{"back", 5}})));
+  ExecutionRecord e = wait_end(arn);
+  EXPECT_EQ(e.status, "SUCCEEDED");
+  EXPECT_EQ(Json::parse(*e.output), Json::parse(R"({"back":5})"));
+}
+
+TEST_F(DispatcherTest, UnknownChildMachineFailsWithTheApiErrorName) {
+  std::string parent = machine(
+      "ParentMissing",
+      parent_machine("arn:aws:states:::states:startExecution.sync:2",
+                     "arn:aws:states:local:000000000000:stateMachine:Nope"));
+  ExecutionRecord e = wait_end(start(parent, R"({"x":1})"));
+  EXPECT_EQ(e.status, "FAILED");
+  EXPECT_EQ(e.error.value_or(""), "StepFunctions.StateMachineDoesNotExistException");
+}
+
+}  // namespace
+}  // namespace stepd::engine
