@@ -24,6 +24,52 @@ ApiError store_error(const engine::Error& e, std::string_view doing) {
 
 std::string entries(std::size_t n) { return std::to_string(n) + (n == 1 ? " entry" : " entries"); }
 
+// The length of the well-formed UTF-8 sequence at s[i], or 0 when there is none.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+  if (n == 0 || c > 0xF4 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  const unsigned char d = byte(i + 1);
+  if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) ||
+      (c == 0xF4 && d > 0x8F)) {
+    return 0;  // overlong, surrogate or beyond U+10FFFF
+  }
+  return n;
+}
+
+// What a caller sent is kept as text every store takes: a NUL becomes the six characters
+// \u0000, bytes that are not UTF-8 become U+FFFD. (PostgreSQL refuses both in text; one such
+// entry would otherwise block the log.)
+std::string storable(std::string text) {
+  bool clean = true;
+  for (std::size_t i = 0; i < text.size() && clean;) {
+    std::size_t n = utf8_sequence(text, i);
+    clean = n != 0 && text[i] != '\0';
+    i += n == 0 ? 1 : n;
+  }
+  if (clean) return text;
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else if (text[i] == '\0') {
+      out += "\\u0000";
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 StoreAuditLog::StoreAuditLog(engine::Store& store) : StoreAuditLog(store, {}) {}
@@ -46,6 +92,10 @@ StoreAuditLog::~StoreAuditLog() {
 }
 
 void StoreAuditLog::record(AuditEntry entry) {
+  for (std::string* field : {&entry.key_id, &entry.remote, &entry.operation, &entry.resource,
+                             &entry.outcome, &entry.request_id}) {
+    *field = storable(std::move(*field));
+  }
   std::unique_lock lock(mu_);
   auto has_room = [&] { return pending_.size() + in_flight_ < options_.capacity || stopping_; };
   if (!has_room()) {

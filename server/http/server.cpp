@@ -358,6 +358,18 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       parser.body_limit(opt.max_body_bytes);
       auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kUse);
+      std::string bad_request;
+      if (!ec) {
+        // Beast's header limit bounds each read, not the whole header: count it here.
+        if (header_bytes(parser.get()) > opt.max_header_bytes) {
+          ec = http::error::header_limit;
+        } else if (parser.get().version() >= 11 &&
+                   parser.get().find(http::field::host) == parser.get().end()) {
+          // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400.
+          ec = http::error::bad_value;
+          bad_request = "Malformed HTTP request: an HTTP/1.1 request needs a Host header";
+        }
+      }
       if (!ec && !parser.is_done()) {
         const auto expect = parser.get()[http::field::expect];
         // An early "100 Continue" only when nothing else is being or waits to be written.
@@ -378,7 +390,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       arm_read(kNever);
       phase_ = Phase::Handling;
       if (ec) {
-        answer_read_error(ec, parser, started);
+        answer_read_error(ec, parser, started, bad_request);
         break;
       }
       dispatch(parser.release(), started);
@@ -388,8 +400,15 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     notify(writer_signal_);
   }
 
+  // The size of the request line and header fields as sent (CRLFs included).
+  static std::size_t header_bytes(const http::request<http::string_body>& head) {
+    std::size_t n = head.method_string().size() + head.target().size() + 12;
+    for (const auto& field : head) n += field.name_string().size() + field.value().size() + 4;
+    return n + 2;
+  }
+
   void answer_read_error(beast::error_code ec, http::request_parser<http::string_body>& parser,
-                         Clock::time_point started) {
+                         Clock::time_point started, const std::string& bad_request = "") {
     const ServerOptions& opt = core_->options;
     // The start line and the fields read so far (a limit can stop the parser before the header
     // is complete, e.g. a Content-Length over the body limit).
@@ -397,7 +416,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     const bool has_start = !head.method_string().empty();
     const bool aws = head.find("x-amz-target") != head.end();
     HttpResponse r;
-    if (read_timed_out_) {
+    if (!bad_request.empty()) {
+      r = error_response(400, aws, "BadRequest", bad_request);
+    } else if (read_timed_out_) {
       if (kTls) return;
       r = error_response(
           408, aws, "RequestTimeout",

@@ -404,3 +404,26 @@ TEST_P(StoreAuditLogTest, ConcurrentRecordersKeepTheirOrderInFewTransactions) {
 
 }  // namespace
 }  // namespace stepd::server::test
+
+namespace stepd::server::test {
+namespace {
+
+// A caller's NUL or bytes that are not UTF-8 (an ARN in a hostile request) are kept as text
+// every store takes; the entries after it are written as usual (PostgreSQL refuses both raw).
+TEST_P(StoreAuditLogTest, NulAndBadUtf8AreStoredAsTextAndDoNotBlockTheLog) {
+  StoreAuditLog& log = open_log(slow_timer());
+  AuditEntry hostile = entry(0);
+  hostile.resource = std::string("arn:x") + '\0' + "y\xff\xfe" + "z\xc3\xa9";
+  log.record(hostile);
+  log.record(entry(1));
+  engine::Status flushed = log.flush();
+  ASSERT_TRUE(flushed.ok()) << describe(flushed);
+  std::vector<AuditEntry> all = stored();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].resource, "arn:x\\u0000y\xEF\xBF\xBD\xEF\xBF\xBDz\xc3\xa9");
+  EXPECT_EQ(all[0].request_id, "req-1");
+  EXPECT_TRUE(reports().empty());
+}
+
+}  // namespace
+}  // namespace stepd::server
