@@ -32,7 +32,7 @@
 //    not exist", "execution <arn> does not exist", "task <token> does not exist", "activity
 //    <arn> does not exist", "route <kind> <name> does not exist".
 //  - AlreadyExists: "state machine <arn> already exists", "revision <id> of state machine <arn>
-//    already exists".
+//    already exists", "activity <arn> already exists", "task <token> already has an outcome".
 //  - InvalidArgument: "max_results must be between 1 and 1000, got <n>", "invalid next_token",
 //    "execution <arn>: event id <id> does not follow <last_event_id>" (events must be
 //    <last_event_id>+1, +2, ... in order), "max must be at least 1, got <n>" (due_timers),
@@ -410,7 +410,10 @@ class Store {
   // task row is gone; AlreadyExists "task <token> already has an outcome" for a second
   // "success"/"failure" message of one token (a task completes once).
   virtual Status post_task_message(const TaskMessage& message) = 0;
-  // Messages of tasks in the given partitions, oldest first, at most `max` (>= 1).
+  // Messages of tasks in the given partitions (none when the list is empty), oldest (lowest id)
+  // first, at most `max`: InvalidArgument "max must be at least 1, got <n>" below 1. A node
+  // deletes a message only after the effect of it is durable (the task row gone), so a second
+  // outcome stays refused meanwhile.
   virtual Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
                                                          int max) = 0;
   // Removes messages once acted on (ids not present are ignored).
