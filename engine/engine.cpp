@@ -46,6 +46,18 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
+// Task tokens are 32 random bytes in hex (ExecutionCore's TokenFactory below). AWS: anything else
+// is InvalidToken, not TaskDoesNotExist.
+constexpr std::size_t kTokenBytes = 32;
+
+std::optional<ApiError> invalid_token(const std::string& token) {
+  bool ok = token.size() == 2 * kTokenBytes;
+  for (char c : token) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (ok) return std::nullopt;
+  std::string shown = token.size() > 80 ? token.substr(0, 80) + "..." : token;
+  return ApiError{"InvalidToken", "Invalid Token: '" + shown + "' is not a task token", {}};
+}
+
 std::string random_uuid() {
   std::string h = random_hex(16);
   h[12] = '4';
@@ -440,6 +452,7 @@ class Engine::Impl {
 
   void complete_task_async(const std::string& token, asl::Outcome outcome,
                            std::function<void(ApiResult<bool>)> done) {
+    if (auto bad = invalid_token(token)) return done(*bad);
     Command c;
     c.kind = Command::Kind::Task;
     c.token = token;
@@ -456,6 +469,7 @@ class Engine::Impl {
   }
 
   void heartbeat_task_async(const std::string& token, std::function<void(ApiResult<bool>)> done) {
+    if (auto bad = invalid_token(token)) return done(*bad);
     Command c;
     c.kind = Command::Kind::Heartbeat;
     c.token = token;
@@ -770,7 +784,7 @@ class Engine::Impl {
           std::lock_guard lock(express_mu_);
           express_running_.insert(c.record.arn);
         }
-        auto core = ExecutionCore::start(c.machine, c.record, now(), [] { return random_hex(32); },
+        auto core = ExecutionCore::start(c.machine, c.record, now(), [] { return random_hex(kTokenBytes); },
                                          random_.get(), core_options);
         p.transitions += core->states_entered();
         ExecutionCore* raw = core.get();
@@ -886,7 +900,7 @@ class Engine::Impl {
         }
         auto core = ExecutionCore::redrive(c.machine, c.record, c.redrive_point,
                                            c.redrive_results, std::move(c.redrive_input), now(),
-                                           [] { return random_hex(32); }, random_.get(),
+                                           [] { return random_hex(kTokenBytes); }, random_.get(),
                                            options_.core);
         if (!core.ok()) {
           p.replies.push_back([reply, error = core.error()](const Status&) {
@@ -1344,7 +1358,7 @@ class Engine::Impl {
     auto results = store_->load_map_results(arn);
     if (!results.ok()) return results.error();
     auto core = ExecutionCore::restore(machine, *rec, *frames, *results,
-                                       [] { return random_hex(32); }, random_.get(),
+                                       [] { return random_hex(kTokenBytes); }, random_.get(),
                                        options_.core);
     if (!core.ok()) return core.error();
     if (arm_timers) {

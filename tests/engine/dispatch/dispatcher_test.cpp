@@ -262,6 +262,14 @@ TEST_F(DispatcherTest, HeartbeatTimeoutEndsTheTaskAndLateReportsAreTimedOut) {
   EXPECT_EQ(std::get<ApiError>(beat).type, "TaskTimedOut");
   auto unknown = engine_->complete_task(std::string(64, 'a'), Json(1));
   EXPECT_EQ(std::get<ApiError>(unknown).type, "TaskDoesNotExist");
+  // AWS: what is not a task token at all is InvalidToken.
+  for (const std::string& bad : std::vector<std::string>{"garbage", "", std::string(64, 'A'), std::string(65, 'a')}) {
+    auto r = engine_->complete_task(bad, Json(1));
+    ASSERT_TRUE(std::holds_alternative<ApiError>(r));
+    EXPECT_EQ(std::get<ApiError>(r).type, "InvalidToken") << bad;
+    auto h = engine_->heartbeat_task(bad);
+    EXPECT_EQ(std::get<ApiError>(h).type, "InvalidToken") << bad;
+  }
 }
 
 // --- Nested executions ------------------------------------------------------------------------
