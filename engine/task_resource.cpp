@@ -149,20 +149,29 @@ TaskTarget classify_task(std::string_view resource) {
   return t;
 }
 
-std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why) {
+std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why, UrlSchemes schemes) {
   auto fail = [&](std::string reason) -> std::optional<HttpUrl> {
     if (why) *why = std::move(reason);
     return std::nullopt;
   };
+  const bool https_allowed = schemes == UrlSchemes::HttpOrHttps;
   std::string_view rest = url;
+  std::string scheme = "http";
   std::size_t scheme_end = rest.find("://");
   if (scheme_end != std::string_view::npos) {
-    std::string_view scheme = rest.substr(0, scheme_end);
-    if (scheme == "https") return fail("https:// URLs are not supported here; use http://");
-    if (scheme != "http") return fail("the URL scheme must be http://");
+    std::string_view given = rest.substr(0, scheme_end);
+    if (given == "https" && !https_allowed) {
+      return fail("https:// URLs are not supported here; use http://");
+    }
+    if (given != "http" && given != "https") {
+      return fail(https_allowed ? "the URL scheme must be http:// or https://"
+                                : "the URL scheme must be http://");
+    }
+    scheme = std::string(given);
     rest = rest.substr(scheme_end + 3);
   }
   HttpUrl out;
+  out.scheme = scheme;
   std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
@@ -177,7 +186,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why) {
     }
   } else {
     out.host = std::string(authority);
-    out.port = "80";
+    out.port = scheme == "https" ? "443" : "80";
   }
   if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
     out.host = out.host.substr(1, out.host.size() - 2);

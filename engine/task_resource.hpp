@@ -65,15 +65,26 @@ struct TaskTarget {
 // ("arn:aws:states:::sns:publish", "arn:aws:states:us-east-1:123456789012:sns:publish").
 TaskTarget classify_task(std::string_view resource);
 
-// An http:// URL split into host, port and target.
+// An http:// or https:// URL split into scheme, host, port and target.
 struct HttpUrl {
   std::string host;
-  std::string port;    // "80" when absent
-  std::string target;  // "/" when absent
+  std::string port;             // "80" when absent ("443" for https)
+  std::string target;           // "/" when absent
+  std::string scheme = "http";  // "http", or "https" (only with UrlSchemes::HttpOrHttps)
 };
 
-// Parses "http://HOST[:PORT][/PATH]" (also without scheme). Returns nullopt and sets `why` for
-// anything else (https://, no host, a bad port).
-std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why);
+// The schemes a caller of parse_http_url can serve.
+enum class UrlSchemes {
+  Http,         // plain HTTP only: an https:// URL is refused (run-local has no TLS client)
+  HttpOrHttps,  // both (the HttpInvoker)
+};
+
+// Parses "http://HOST[:PORT][/PATH]" (also without scheme, which means http), and with
+// UrlSchemes::HttpOrHttps also "https://HOST[:PORT][/PATH]". Returns nullopt and sets `why` for
+// anything else: a scheme `schemes` does not allow ("https:// URLs are not supported here; use
+// http://", "the URL scheme must be http://" or "... http:// or https://"), no host ("the URL
+// has no host"), a bad port ("the URL has a bad port").
+std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why,
+                                      UrlSchemes schemes = UrlSchemes::Http);
 
 }  // namespace stepd::engine

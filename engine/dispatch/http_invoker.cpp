@@ -11,17 +11,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -30,6 +36,7 @@ namespace stepd::engine {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -59,12 +66,66 @@ std::string make_request_id() {
   return out;
 }
 
-// A keep-alive connection to one endpoint. Used by one call at a time.
+// A keep-alive connection to one endpoint, plain or TLS (`tls_context` set). Used by one call at
+// a time.
 struct Connection {
-  explicit Connection(const asio::any_io_executor& ex) : socket(ex) {}
-  tcp::socket socket;
+  Connection(const asio::any_io_executor& ex, ssl::context* tls_context) {
+    if (tls_context != nullptr) {
+      tls.emplace(ex, *tls_context);
+    } else {
+      plain.emplace(ex);
+    }
+  }
+  // The TCP socket underneath (closing it aborts any operation in progress).
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+  // Runs `op(stream)` on the stream that carries HTTP: the TLS stream or the plain socket.
+  template <class Op>
+  auto on_stream(Op&& op) {
+    return tls ? op(*tls) : op(*plain);
+  }
+
+  std::optional<tcp::socket> plain;
+  std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;
 };
+
+// Prepares a TLS connection to `host` before its handshake: SNI (for a host name; RFC 6066 has
+// none for IP addresses) and the name the certificate must carry. False with `why` when the host
+// cannot be checked.
+bool prepare_tls(ssl::stream<tcp::socket>& stream, const std::string& host, std::string* why) {
+  SSL* handle = stream.native_handle();
+  beast::error_code not_ip;
+  asio::ip::make_address(host, not_ip);
+  if (not_ip) {
+    if (SSL_set_tlsext_host_name(handle, host.c_str()) != 1) {
+      *why = "the host name '" + host + "' cannot be sent as SNI";
+      return false;
+    }
+    // OpenSSL's own check, so that a mismatch reports "hostname mismatch" as the reason.
+    SSL_set_hostflags(handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(handle, host.c_str()) != 1) {
+      *why = "the host name '" + host + "' cannot be checked against a certificate";
+      return false;
+    }
+  } else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), host.c_str()) != 1) {
+    *why = "the IP address '" + host + "' cannot be checked against a certificate";
+    return false;
+  }
+  return true;
+}
+
+// Why a handshake failed: the certificate verification's reason when that is what failed
+// ("certificate verify failed: unable to get local issuer certificate"), else the TLS error.
+std::string tls_failure_text(ssl::stream<tcp::socket>& stream, const beast::error_code& ec) {
+  long verify = SSL_get_verify_result(stream.native_handle());
+  if (verify != X509_V_OK) {
+    return std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+  }
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+    return "the server closed the connection during the handshake";
+  }
+  return ec.message();
+}
 
 struct Call;
 
@@ -110,7 +171,7 @@ struct Call {
   // Aborts the I/O in progress (on the strand).
   void interrupt() {
     beast::error_code ignored;
-    if (connection != nullptr) connection->socket.close(ignored);
+    if (connection != nullptr) connection->socket().close(ignored);
     if (resolver != nullptr) resolver->cancel();
     connect_timer.cancel();
   }
@@ -135,7 +196,7 @@ struct Attempt {
 bool is_stale_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+         ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -146,6 +207,7 @@ class HttpInvoker::Impl {
       : registry_(registry), options_(std::move(options)), work_(asio::make_work_guard(io_)) {
     if (options_.threads < 1) options_.threads = 1;
     if (options_.max_in_flight_per_endpoint < 1) options_.max_in_flight_per_endpoint = 1;
+    set_up_tls();  // may throw: before any thread starts
     routes_.function_url = [this](std::string_view name, std::string_view qualifier) {
       return registry_.function_url(name, qualifier);
     };
@@ -253,8 +315,25 @@ class HttpInvoker::Impl {
   }
 
  private:
+  // The client side of https:// calls: TLS 1.2 or later, the peer's certificate verified against
+  // the system's trust store and options_.tls_ca_file.
+  void set_up_tls() {
+    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    tls_.set_verify_mode(ssl::verify_peer);
+    beast::error_code ec;
+    tls_.set_default_verify_paths(ec);  // a machine without a trust store trusts only the file
+    if (!options_.tls_ca_file.empty()) {
+      tls_.load_verify_file(options_.tls_ca_file, ec);
+      if (ec) {
+        throw std::runtime_error("cannot load the CA file '" + options_.tls_ca_file +
+                                 "' for https:// calls: " + ec.message());
+      }
+    }
+  }
+
   std::shared_ptr<Endpoint> endpoint_for(const HttpCallPlan& plan) {
-    std::string key = plan.url.host + ":" + plan.url.port;
+    std::string key = plan.url.scheme + "://" + plan.url.host + ":" + plan.url.port;
     std::lock_guard lock(mu_);
     auto& slot = endpoints_[key];
     if (!slot) slot = std::make_shared<Endpoint>();
@@ -350,7 +429,8 @@ class HttpInvoker::Impl {
     req.version(11);
     std::string host = plan.url.host.find(':') != std::string::npos ? "[" + plan.url.host + "]"
                                                                     : plan.url.host;
-    req.set(http::field::host, plan.url.port == "80" ? host : host + ":" + plan.url.port);
+    const bool default_port = plan.url.port == (plan.url.scheme == "https" ? "443" : "80");
+    req.set(http::field::host, default_port ? host : host + ":" + plan.url.port);
     req.set(http::field::user_agent, "stepd");
     for (const auto& [name, value] : plan.headers) req.insert(name, value);
     if (plan.body) req.body() = *plan.body;
@@ -391,7 +471,8 @@ class HttpInvoker::Impl {
     const bool reused = connection != nullptr;
 
     if (!connection) {
-      connection = std::make_unique<Connection>(io_.get_executor());
+      connection = std::make_unique<Connection>(io_.get_executor(),
+                                                plan.url.scheme == "https" ? &tls_ : nullptr);
       call->connection = connection.get();
       tcp::resolver resolver(call->strand);
       call->resolver = &resolver;
@@ -409,9 +490,9 @@ class HttpInvoker::Impl {
         if (ec || !call->connecting) return;
         call->connect_timed_out = true;
         beast::error_code ignored;
-        if (call->connection != nullptr) call->connection->socket.close(ignored);
+        if (call->connection != nullptr) call->connection->socket().close(ignored);
       });
-      auto [cec, ep] = co_await asio::async_connect(connection->socket, endpoints, kUse);
+      auto [cec, ep] = co_await asio::async_connect(connection->socket(), endpoints, kUse);
       (void)ep;
       call->connecting = false;
       call->connect_timer.cancel();
@@ -427,11 +508,27 @@ class HttpInvoker::Impl {
         co_return out;
       }
       beast::error_code ignored;
-      connection->socket.set_option(tcp::no_delay(true), ignored);
+      connection->socket().set_option(tcp::no_delay(true), ignored);
+      if (connection->tls) {
+        // The handshake has no time limit of its own: the call's deadline interrupts it.
+        std::string why;
+        if (!prepare_tls(*connection->tls, plan.url.host, &why)) {
+          out.failure = TransportFailure{TransportFailure::Stage::Tls, why};
+          co_return out;
+        }
+        auto [hec] = co_await connection->tls->async_handshake(ssl::stream_base::client, kUse);
+        if ((out.stop = stop_reason(*call)) != Stop::None) co_return out;
+        if (hec) {
+          out.failure = TransportFailure{TransportFailure::Stage::Tls,
+                                         tls_failure_text(*connection->tls, hec)};
+          co_return out;
+        }
+      }
     }
     call->connection = connection.get();
 
-    auto [wec, written] = co_await http::async_write(connection->socket, req, kUse);
+    auto [wec, written] = co_await connection->on_stream(
+        [&](auto& stream) { return http::async_write(stream, req, kUse); });
     (void)written;
     if ((out.stop = stop_reason(*call)) != Stop::None) co_return out;
     if (wec) {
@@ -446,8 +543,9 @@ class HttpInvoker::Impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxAnswerBytes);
     if (req.method() == http::verb::head) parser.skip(true);
-    auto [rec, read] = co_await http::async_read(connection->socket, connection->buffer, parser,
-                                                 kUse);
+    auto [rec, read] = co_await connection->on_stream([&](auto& stream) {
+      return http::async_read(stream, connection->buffer, parser, kUse);
+    });
     (void)read;
     if ((out.stop = stop_reason(*call)) != Stop::None) co_return out;
     if (rec) {
@@ -480,6 +578,7 @@ class HttpInvoker::Impl {
   const Registry& registry_;
   InvokerOptions options_;
   RouteLookup routes_;
+  ssl::context tls_{ssl::context::tls_client};  // shared by every https:// connection
 
   mutable std::mutex mu_;
   std::atomic<bool> stopping_{false};

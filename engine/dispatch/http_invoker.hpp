@@ -23,8 +23,16 @@
 //  X-Ray header), and X-Stepd-Idempotency-Key: a stable key for the task attempt (derived from
 //  its token, not the token itself) so a function can deduplicate an at-least-once delivery.
 //
-// Connections: keep-alive pools per endpoint (host:port), at most
+// Connections: keep-alive pools per endpoint (scheme, host and port), at most
 // InvokerOptions::max_in_flight_per_endpoint calls in flight per endpoint (more wait in order).
+//
+// https:// endpoints and routes: TLS 1.2 or later, with SNI (the URL's host name; none for an IP
+// address). The server's certificate must chain to the system's trust store or to
+// InvokerOptions::tls_ca_file, and name the URL's host (a DNS name, or an IP address in its
+// subjectAltName). A failed handshake fails the task as a connection failure does
+// (States.TaskFailed; Lambda.SdkClientException for functions) with the cause "TLS handshake
+// with <endpoint> failed: <why>", e.g. "certificate verify failed: hostname mismatch". The
+// handshake counts against the call's deadline (States.Timeout when it passes first).
 //
 // Threads: invoke() and cancel() are thread-safe and never block; `done` is called once per
 // invoke() (never after cancel() of that token, never after shutdown()), on an invoker thread.
@@ -50,12 +58,17 @@ struct InvokerOptions {
   std::chrono::milliseconds http_task_timeout{60'000};
   std::chrono::milliseconds function_timeout{900'000};
   std::chrono::milliseconds service_timeout{900'000};
+  // A PEM file of CA certificates trusted for https:// endpoints besides the system's trust
+  // store; empty: the system's only.
+  std::string tls_ca_file;
 };
 
 class HttpInvoker {
  public:
   using Done = std::function<void(asl::Outcome)>;
 
+  // Throws std::runtime_error when options.tls_ca_file is set and cannot be loaded (the message
+  // names the file and the reason).
   HttpInvoker(const Registry& registry, InvokerOptions options = {});
   ~HttpInvoker();  // shutdown()
   HttpInvoker(const HttpInvoker&) = delete;

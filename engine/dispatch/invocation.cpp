@@ -118,7 +118,7 @@ std::string header_safe(std::string_view value) {
 
 std::string endpoint_text(const HttpUrl& url) {
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  return "http://" + host + ":" + url.port + url.target;
+  return url.scheme + "://" + host + ":" + url.port + url.target;
 }
 
 std::string duration_text(std::chrono::milliseconds d) {
@@ -336,14 +336,11 @@ std::variant<HttpCallPlan, StatesError> plan_http_task(const TaskDispatch& task,
                          std::string(kMethodList));
   }
 
-  // The URL: http:// only; its query keeps going before QueryParameters.
+  // The URL: http:// or https://; its query keeps going before QueryParameters.
   std::string_view rest = endpoint;
-  if (rest.rfind("https://", 0) == 0) {
-    return task_failed("https endpoints are not supported: " + endpoint +
-                       " (Stepd calls http:// endpoints)");
-  }
-  if (rest.rfind("http://", 0) != 0) {
-    return runtime_error("The HTTP Task's ApiEndpoint '" + endpoint + "' is not an http:// URL");
+  if (rest.rfind("http://", 0) != 0 && rest.rfind("https://", 0) != 0) {
+    return runtime_error("The HTTP Task's ApiEndpoint '" + endpoint +
+                         "' is not an http:// or https:// URL");
   }
   rest = rest.substr(0, rest.find('#'));
   std::string query;
@@ -353,7 +350,7 @@ std::variant<HttpCallPlan, StatesError> plan_http_task(const TaskDispatch& task,
     rest = rest.substr(0, qmark);
   }
   std::string why;
-  auto url = parse_http_url(rest, &why);
+  auto url = parse_http_url(rest, &why, UrlSchemes::HttpOrHttps);
   if (!url) {
     return runtime_error("The HTTP Task's ApiEndpoint '" + endpoint + "' cannot be used: " + why);
   }
@@ -516,12 +513,8 @@ std::variant<HttpCallPlan, StatesError> plan_function(const TaskDispatch& task,
                        "No route is registered for the Lambda function '" + called + "' (" + hint +
                            ")"};
   }
-  if (route->rfind("https://", 0) == 0) {
-    return task_failed("https endpoints are not supported: " + *route + " (the route of function '" +
-                       called + "')");
-  }
   std::string why;
-  auto url = parse_http_url(*route, &why);
+  auto url = parse_http_url(*route, &why, UrlSchemes::HttpOrHttps);
   if (!url) {
     return task_failed("The route of function '" + called + "' has a URL that cannot be used: " +
                        *route + ": " + why);
@@ -568,12 +561,8 @@ std::variant<HttpCallPlan, StatesError> plan_service(const TaskDispatch& task,
                        "' (resource " + task.resource + "): register a service route named '" +
                        called + "' or '" + target.service + "'");
   }
-  if (route->rfind("https://", 0) == 0) {
-    return task_failed("https endpoints are not supported: " + *route + " (the route of '" +
-                       called + "')");
-  }
   std::string why;
-  auto url = parse_http_url(*route, &why);
+  auto url = parse_http_url(*route, &why, UrlSchemes::HttpOrHttps);
   if (!url) {
     return task_failed("The route of service integration '" + called +
                        "' has a URL that cannot be used: " + *route + ": " + why);
@@ -770,6 +759,9 @@ StatesError transport_error(const TransportFailure& failure, const std::string& 
     case TransportFailure::Stage::Connect:
     case TransportFailure::Stage::ConnectTimeout:
       cause = "cannot connect to " + url;
+      break;
+    case TransportFailure::Stage::Tls:
+      cause = "TLS handshake with " + url + " failed";
       break;
     case TransportFailure::Stage::Send:
       cause = "cannot send the request to " + url;

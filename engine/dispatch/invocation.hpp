@@ -65,8 +65,8 @@ struct HttpCallPlan {
   TaskTarget target;
   std::string resource;
   std::string method = "POST";
-  HttpUrl url;           // host, port, target (path and query, escaped)
-  std::string endpoint;  // "http://host:port/target", for causes
+  HttpUrl url;           // scheme, host, port, target (path and query, escaped)
+  std::string endpoint;  // "http://host:port/target" (or https://), for causes
   HttpHeaders headers;   // every header but Host, Content-Length, Connection and User-Agent
   std::optional<std::string> body;
   std::chrono::milliseconds timeout{0};  // the call's deadline, from its start
@@ -91,6 +91,7 @@ struct TransportFailure {
     Resolve,         // the host name did not resolve
     Connect,         // no connection (refused, unreachable)
     ConnectTimeout,  // no connection within InvokerOptions::connect_timeout
+    Tls,             // the TLS handshake failed (detail: why, e.g. the certificate's fault)
     Send,            // the request could not be sent
     Receive,         // the connection broke or the answer is not HTTP
     TooLarge,        // the answer is larger than the invoker reads
@@ -112,8 +113,8 @@ struct RouteLookup {
 // Plans the request for `task`. A StatesError when no request can be made: Parameters the kind
 // refuses (States.Runtime for the HTTP Task, States.TaskFailed otherwise), an unregistered
 // function (Lambda.ResourceNotFoundException) or service (States.TaskFailed naming the missing
-// route), an https:// endpoint (States.TaskFailed "https endpoints are not supported: ..."), or
-// a Resource the invoker does not serve (activities, startExecution, unknown).
+// route), or a Resource the invoker does not serve (activities, startExecution, unknown).
+// Endpoints and routes may be http:// or https:// (HttpCallPlan::url.scheme says which).
 // The deadline is the task's TimeoutSeconds capped by the kind's limit in `options`.
 std::variant<HttpCallPlan, asl::StatesError> plan_call(const TaskDispatch& task,
                                                        const RouteLookup& routes,

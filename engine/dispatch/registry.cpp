@@ -134,7 +134,7 @@ ApiResult<RouteRecord> Registry::put(const std::string& kind, const std::string&
                       " (the form is " + form + ")");
   }
   std::string why;
-  auto parsed = parse_http_url(url, &why);
+  auto parsed = parse_http_url(url, &why, UrlSchemes::HttpOrHttps);
   if (parsed && (std::stol(parsed->port) < 1 || std::stol(parsed->port) > 65535)) {
     parsed.reset();
     why = "the URL's port must be 1 to 65535";

@@ -279,7 +279,7 @@ struct RouteRecord {
   // function: NAME or NAME:QUALIFIER; service: SERVICE or SERVICE:ACTION (e.g. "dynamodb",
   // "dynamodb:putItem"; aws-sdk integrations use the same names).
   std::string name;
-  std::string url;   // http://HOST[:PORT][/PATH]
+  std::string url;   // http[s]://HOST[:PORT][/PATH]
   Micros updated = 0;
 
   bool operator==(const RouteRecord&) const = default;

@@ -241,7 +241,7 @@ TEST(InvocationHttpTask, RefusedParametersAreStatesRuntime) {
                          "PATCH, OPTIONS, HEAD"}));
   EXPECT_EQ(err({{"ApiEndpoint", "ftp://h/"}, {"Method", "GET"}}),
             (StatesError{"States.Runtime",
-                         "The HTTP Task's ApiEndpoint 'ftp://h/' is not an http:// URL"}));
+                         "The HTTP Task's ApiEndpoint 'ftp://h/' is not an http:// or https:// URL"}));
   // AWS: reserved headers fail the task with States.Runtime.
   EXPECT_EQ(err({{"ApiEndpoint", "http://h/"}, {"Method", "GET"},
                  {"Headers", {{"Authorization", "Bearer x"}}}}),
@@ -267,16 +267,6 @@ TEST(InvocationHttpTask, RefusedParametersAreStatesRuntime) {
             (StatesError{"States.Runtime",
                          "The HTTP Task's RequestBody must be an object to be URL-encoded, got "
                          "array"}));
-}
-
-TEST(InvocationHttpTask, HttpsEndpointsFailClearly) {
-  Routes routes;
-  EXPECT_EQ(plan_error(task(kHttp, {{"ApiEndpoint", "https://api.example.com/x"},
-                                    {"Method", "GET"}}),
-                       routes),
-            (StatesError{"States.TaskFailed",
-                         "https endpoints are not supported: https://api.example.com/x (Stepd "
-                         "calls http:// endpoints)"}));
 }
 
 TEST(InvocationHttpTask, TimeoutSecondsBelowTheLimitIsTheDeadline) {

@@ -108,9 +108,10 @@ TEST_F(RegistryTest, ValidationSaysWhatWhereAndWhy) {
   check("service", "dynamo/db", "http://h/",
         "Invalid service route name 'dynamo/db': the service name 'dynamo/db' contains '/'; "
         "allowed are letters, digits, '-', '_' and '.' (the form is SERVICE[:ACTION])");
-  check("function", "f", "https://h/",
-        "Invalid URL 'https://h/' for the function route 'f': https:// URLs are not supported "
-        "here; use http://");
+  check("function", "f", "ftp://h/",
+        "Invalid URL 'ftp://h/' for the function route 'f': the URL scheme must be http:// or "
+        "https://");
+  put_ok(*registry_, "function", "secure", "https://h/fn");  // https routes are served too
   check("service", "sns", "http://h:9x/",
         "Invalid URL 'http://h:9x/' for the service route 'sns': the URL has a bad port");
   check("service", "sns", "http://h:99999/",
