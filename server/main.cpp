@@ -5,6 +5,8 @@
 //
 // Exit codes: 0 after a signal, 1 when the store, the engine or the listener cannot start, 2 for
 // a bad configuration.
+#include "engine/dispatch/dispatcher.hpp"
+#include "engine/dispatch/registry.hpp"
 #include "engine/engine.hpp"
 #include "server/audit/store_audit_log.hpp"
 #include "server/aws/aws_api.hpp"
@@ -20,9 +22,14 @@
 #include "server/security/api_keys.hpp"
 #include "server/security/authenticator.hpp"
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <pthread.h>
+#include <thread>
+#include <utility>
 
 namespace {
 
@@ -38,6 +45,38 @@ std::string redact(const std::string& url) {
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
+
+// Reads the task routes again every `period` (0: never) on a thread of its own, until destroyed.
+class RouteRefresher {
+ public:
+  RouteRefresher(engine::Registry& registry, std::chrono::seconds period) {
+    if (period.count() == 0) return;
+    thread_ = std::thread([this, &registry, period] {
+      std::unique_lock lock(mu_);
+      while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+        lock.unlock();
+        registry.refresh(period);
+        lock.lock();
+      }
+    });
+  }
+  ~RouteRefresher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  RouteRefresher(const RouteRefresher&) = delete;
+  RouteRefresher& operator=(const RouteRefresher&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 int run(const Config& config, const sigset_t& signals) {
   security::Authenticator auth;
@@ -67,16 +106,21 @@ int run(const Config& config, const sigset_t& signals) {
   options.lease_ttl =
       std::chrono::duration_cast<std::chrono::microseconds>(config.lease_ttl).count();
   options.observer = &metrics;
+  // CreateStateMachine refuses a Task whose Resource nothing here can run (strict), and the
+  // Dispatcher is what knows (routes included). It needs the started engine (the routes live in
+  // its store), so the engine asks through `support` once the Dispatcher is there; until then
+  // (restoring executions at start, which does not check) the built-in answer stands.
+  struct Support {
+    std::atomic<bool> ready{false};
+    asl::ResourceSupport dispatcher;
+    asl::ResourceSupport fallback = asl::default_resource_support();
+  } support;
+  options.load.strict = true;
+  options.load.resource_support = [&support](std::string_view resource) {
+    return support.ready.load(std::memory_order_acquire) ? support.dispatcher(resource)
+                                                         : support.fallback(resource);
+  };
   engine::Engine engine(std::move(*store), options);
-
-  // Every mutating call is kept in the store's audit log (batched; after the engine, before the
-  // HTTP server, so it outlives every request and is flushed before the engine stops).
-  StoreAuditLog audit(engine.store());
-  Operations operations(engine, &audit);
-  RestApi rest(operations);
-  AwsApi aws(operations);
-  observability::ObservabilityApi observability_api(metrics, &engine);
-  Router router(Routes{&aws, &rest, &observability_api, &auth});
 
   if (engine::Status started = engine.start(); !started) {
     log::error("cannot start the engine",
@@ -84,6 +128,51 @@ int run(const Config& config, const sigset_t& signals) {
     return 1;
   }
   metrics.watch_engine(&engine);
+
+  // Task dispatch: the routes of push tasks (kept in the store, so after start() migrated it),
+  // and the Dispatcher as the engine's transport. Tasks the engine restored at start wait in the
+  // engine until the transport is set.
+  engine::Registry registry(engine.store());
+  if (engine::Status loaded = registry.load(); !loaded) {
+    log::error("cannot load the task routes", {{"error", loaded.error().message}});
+    engine.shutdown();
+    return 1;
+  }
+  // Several nodes may share a PostgreSQL store: a poll waiting here also takes, every second,
+  // the tasks other nodes scheduled that no worker took there within a second, and routes
+  // another node changed are read again every few seconds. One SQLite file has one node.
+  const bool shared_store = config.store.rfind("postgres", 0) == 0;
+  RouteRefresher refresher(registry,
+                           shared_store ? std::chrono::seconds(5) : std::chrono::seconds(0));
+  engine::DispatcherOptions dispatch_options;
+  if (shared_store) dispatch_options.activities.remote_interval = std::chrono::seconds(1);
+  engine::Dispatcher dispatcher(engine, registry, dispatch_options);
+  support.dispatcher = dispatcher.resource_support();
+  support.ready.store(true, std::memory_order_release);
+  engine.set_task_transport(&dispatcher);
+  // Stops dispatch and the engine (once) before the Dispatcher goes, whichever way run() returns:
+  // waiting polls answer empty, calls in flight are abandoned, the engine commits its work.
+  struct Detach {
+    engine::Engine& engine;
+    engine::Dispatcher& dispatcher;
+    bool done = false;
+    void now() {
+      if (std::exchange(done, true)) return;
+      dispatcher.shutdown();
+      engine.shutdown();
+      engine.set_task_transport(nullptr);
+    }
+    ~Detach() { now(); }
+  } detach{engine, dispatcher};
+
+  // Every mutating call is kept in the store's audit log (batched; after the engine, before the
+  // HTTP server, so it outlives every request and is flushed before the engine stops).
+  StoreAuditLog audit(engine.store());
+  Operations operations(engine, &audit, TaskServices{&dispatcher.activities(), &registry});
+  RestApi rest(operations);
+  AwsApi aws(operations);
+  observability::ObservabilityApi observability_api(metrics, &engine);
+  Router router(Routes{&aws, &rest, &observability_api, &auth});
 
   ServerOptions server_options;
   server_options.host = config.host;
@@ -104,8 +193,7 @@ int run(const Config& config, const sigset_t& signals) {
   HttpServer server(server_options, router);
   if (engine::Status listening = server.start(); !listening) {
     log::error("cannot start the HTTP server", {{"error", listening.error().message}});
-    engine.shutdown();
-    return 1;
+    return 1;  // `detach` stops dispatch and the engine
   }
   metrics.watch_connections([&server] { return static_cast<double>(server.connections()); });
 
@@ -127,9 +215,12 @@ int run(const Config& config, const sigset_t& signals) {
   log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                          {"grace_ms", static_cast<long long>(config.shutdown_timeout.count())}});
   observability_api.set_draining(true);
+  // Waiting GetActivityTask polls answer empty now (and new ones at once), so that the grace
+  // period is not spent holding them.
+  dispatcher.activities().shutdown();
   server.stop(config.shutdown_timeout);
   metrics.watch_connections(nullptr);
-  engine.shutdown();
+  detach.now();
   metrics.watch_engine(nullptr);
   log::info("stopped");
   return 0;

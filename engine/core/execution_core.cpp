@@ -344,7 +344,10 @@ class ExecutionCore::Impl {
     }
     now_ = now;
     f.task.started = true;
-    event(f, "ActivityStarted", [&](Json& d) { d["workerName"] = worker_name; });
+    // AWS leaves workerName out when the worker gave none.
+    event(f, "ActivityStarted", [&](Json& d) {
+      if (!worker_name.empty()) d["workerName"] = worker_name;
+    });
     write_.tasks_started.push_back({token, worker_name});
     dirty(f);
     return true;

@@ -181,6 +181,20 @@ const Shape kUntagResourceInput =
     structure({{"resourceArn", &kArn, true}, {"tagKeys", &kTagKeyList, true}});
 const Shape kListTagsForResourceInput = structure({{"resourceArn", &kArn, true}});
 
+const Shape kTaskToken = string_shape(1, 1024);
+const Shape kCreateActivityInput = structure({{"name", &kName, true}, {"tags", &kTagList, false}});
+const Shape kActivityArnInput = structure({{"activityArn", &kArn, true}});
+const Shape kListActivitiesInput =
+    structure({{"maxResults", &kPageSize, false}, {"nextToken", &kPageToken, false}});
+const Shape kGetActivityTaskInput =
+    structure({{"activityArn", &kArn, true}, {"workerName", &kName, false}});
+const Shape kSendTaskSuccessInput =
+    structure({{"taskToken", &kTaskToken, true}, {"output", &kSensitiveData, true}});
+const Shape kSendTaskFailureInput = structure({{"taskToken", &kTaskToken, true},
+                                               {"error", &kSensitiveError, false},
+                                               {"cause", &kSensitiveCause, false}});
+const Shape kSendTaskHeartbeatInput = structure({{"taskToken", &kTaskToken, true}});
+
 // --- One call ---------------------------------------------------------------------------------
 
 // What an operation works with: its validated request and the way to answer.
@@ -642,6 +656,96 @@ void list_tags_for_resource(const Call& c) {
   c.ok(out);
 }
 
+void create_activity(const Call& c) {
+  const std::string name = *c.string("name");
+  const std::vector<Tag> tags = tags_from(c.in.value("tags", Json::array()));
+  auto result = c.ops.create_activity(c.caller, name, tags);
+  if (const ApiError* e = error_of(result)) {
+    if (e->type == "TooManyTags") {
+      return c.fail(*e, Json{{"resourceName", c.ops.activity_arn(name)}});
+    }
+    return c.fail(*e);
+  }
+  const ActivityRecord& a = std::get<ActivityRecord>(result);
+  Json out = Json::object();
+  out["activityArn"] = a.arn;
+  out["creationDate"] = aws::timestamp(a.created);
+  c.ok(out);
+}
+
+Json activity_json(const ActivityRecord& a) {
+  Json out = Json::object();
+  out["activityArn"] = a.arn;
+  out["name"] = a.name;
+  out["creationDate"] = aws::timestamp(a.created);
+  return out;
+}
+
+void describe_activity(const Call& c) {
+  auto result = c.ops.describe_activity(c.caller, *c.string("activityArn"));
+  if (const ApiError* e = error_of(result)) return c.fail(*e);
+  c.ok(activity_json(std::get<ActivityRecord>(result)));
+}
+
+void list_activities(const Call& c) {
+  auto result = c.ops.list_activities(c.caller, c.page());
+  if (const ApiError* e = error_of(result)) return c.fail(*e);
+  const auto& page = std::get<Page<ActivityRecord>>(result);
+  Json items = Json::array();
+  for (const ActivityRecord& a : page.items) items.push_back(activity_json(a));
+  Json out = Json::object();
+  out["activities"] = std::move(items);
+  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
+  c.ok(out);
+}
+
+void delete_activity(const Call& c) {
+  auto result = c.ops.delete_activity(c.caller, *c.string("activityArn"));
+  if (const ApiError* e = error_of(result)) return c.fail(*e);
+  c.ok(Json::object());
+}
+
+// AWS: a long poll that answers {"taskToken", "input"} the moment a task is there, or {} when
+// none came within the wait. The handler thread does not wait: the answer comes from whoever
+// queues the task (or the queue's timer).
+void get_activity_task(const Call& c) {
+  c.ops.get_activity_task_async(
+      c.caller, *c.string("activityArn"), c.string_or("workerName", ""), c.options.poll_wait,
+      [ok = c.later_ok(),
+       fail = c.later_fail()](ApiResult<std::optional<engine::ActivityTask>> result) {
+        if (const ApiError* e = error_of(result)) return fail(*e);
+        const auto& task = std::get<std::optional<engine::ActivityTask>>(result);
+        Json out = Json::object();
+        if (task) {
+          out["taskToken"] = task->token;
+          out["input"] = task->input;
+        }
+        ok(out);
+      });
+}
+
+// SendTask*: {} once the outcome (or heartbeat) is durable.
+Operations::TaskReply task_reply(const Call& c) {
+  return [ok = c.later_ok(), fail = c.later_fail()](ApiResult<bool> result) {
+    if (const ApiError* e = error_of(result)) return fail(*e);
+    ok(Json::object());
+  };
+}
+
+void send_task_success(const Call& c) {
+  c.ops.send_task_success_async(c.caller, *c.string("taskToken"), *c.string("output"),
+                                task_reply(c));
+}
+
+void send_task_failure(const Call& c) {
+  c.ops.send_task_failure_async(c.caller, *c.string("taskToken"), c.string_or("error", ""),
+                                c.string_or("cause", ""), task_reply(c));
+}
+
+void send_task_heartbeat(const Call& c) {
+  c.ops.send_task_heartbeat_async(c.caller, *c.string("taskToken"), task_reply(c));
+}
+
 struct Operation {
   std::string_view name;
   const Shape* input;
@@ -666,6 +770,14 @@ const Operation kOperations[] = {
     {"TagResource", &kTagResourceInput, tag_resource},
     {"UntagResource", &kUntagResourceInput, untag_resource},
     {"ListTagsForResource", &kListTagsForResourceInput, list_tags_for_resource},
+    {"CreateActivity", &kCreateActivityInput, create_activity},
+    {"DescribeActivity", &kActivityArnInput, describe_activity},
+    {"ListActivities", &kListActivitiesInput, list_activities},
+    {"DeleteActivity", &kActivityArnInput, delete_activity},
+    {"GetActivityTask", &kGetActivityTaskInput, get_activity_task},
+    {"SendTaskSuccess", &kSendTaskSuccessInput, send_task_success},
+    {"SendTaskFailure", &kSendTaskFailureInput, send_task_failure},
+    {"SendTaskHeartbeat", &kSendTaskHeartbeatInput, send_task_heartbeat},
 };
 
 constexpr std::string_view kTargetPrefix = "AWSStepFunctions.";

@@ -12,14 +12,18 @@
 // ListStateMachines, DeleteStateMachine, ValidateStateMachineDefinition, StartExecution,
 // StartSyncExecution, DescribeExecution, ListExecutions, GetExecutionHistory, StopExecution,
 // RedriveExecution, DescribeStateMachineForExecution, TagResource, UntagResource,
-// ListTagsForResource. Any other target (activities, task tokens, versions, aliases, map runs,
-// TestState, or a name AWS does not have) is UnknownOperationException.
+// ListTagsForResource (state machines and activities), CreateActivity, DescribeActivity,
+// ListActivities, DeleteActivity, GetActivityTask, SendTaskSuccess, SendTaskFailure,
+// SendTaskHeartbeat. Any other target (versions, aliases, map runs, TestState, or a name AWS
+// does not have) is UnknownOperationException.
 //
 // Authentication is the HTTP layer's: SigV4 headers (Authorization, X-Amz-Date, ...) are
 // accepted and ignored here; who calls is `caller`.
 //
-// Threads: handle() may be called from many threads at once. StartExecution, StopExecution and
-// RedriveExecution return at once and answer from the engine's completion callback;
+// Threads: handle() may be called from many threads at once. StartExecution, StopExecution,
+// RedriveExecution and SendTask* return at once and answer from the engine's completion
+// callback; GetActivityTask returns at once and answers when a task comes or its wait ends
+// (no thread waits for it);
 // StartSyncExecution blocks the calling handler thread until the execution ends (at most
 // AwsApiOptions::sync_timeout). Every other operation answers before handle() returns.
 #pragma once
@@ -38,6 +42,9 @@ struct AwsApiOptions {
   // for at most 5 minutes; one still running then is answered TIMED_OUT (error States.Timeout)
   // and the engine is asked to stop it.
   std::chrono::milliseconds sync_timeout = std::chrono::minutes(5);
+  // How long GetActivityTask waits for a task before answering {} (AWS: 60 s; at most
+  // kMaxPollWait).
+  std::chrono::milliseconds poll_wait = kMaxPollWait;
 };
 
 class AwsApi final : public Handler {

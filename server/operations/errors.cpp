@@ -15,12 +15,15 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 }
 
 // Names whose status does not follow from their spelling.
-constexpr std::array<std::pair<std::string_view, int>, 17> kExact{{
+constexpr std::array<std::pair<std::string_view, int>, 20> kExact{{
     {"ResourceNotFound", 404},
     {"UnknownOperationException", 404},
     {"ExecutionNotRedrivable", 409},
     {"StateMachineDeleting", 409},
     {"ConflictException", 409},
+    {"TaskTimedOut", 409},
+    {"ActivityLimitExceeded", 400},
+    {"ActivityWorkerLimitExceeded", 429},
     {"ValidationException", 400},
     {"MissingRequiredParameter", 400},
     {"SerializationException", 400},

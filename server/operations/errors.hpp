@@ -12,12 +12,13 @@ namespace stepd::server {
 // The HTTP status the REST API answers `error_type` with:
 //  - 404 for what does not exist (*DoesNotExist, ResourceNotFound, UnknownOperationException);
 //  - 409 for a conflict with the resource's state (*AlreadyExists, ExecutionNotRedrivable,
-//    StateMachineDeleting, ConflictException);
+//    StateMachineDeleting, ConflictException, TaskTimedOut: the task is no longer awaited);
 //  - 400 for a bad request (Invalid*, ValidationException, MissingRequiredParameter,
-//    SerializationException, TooManyTags, ExecutionLimitExceeded, StateMachineLimitExceeded);
+//    SerializationException, TooManyTags, ExecutionLimitExceeded, StateMachineLimitExceeded,
+//    ActivityLimitExceeded);
 //  - 401 UnrecognizedClientException / MissingAuthenticationToken, 403 AccessDeniedException,
-//    405 MethodNotAllowed, 413 RequestEntityTooLarge, 429 ThrottlingException,
-//    503 ServiceUnavailable;
+//    405 MethodNotAllowed, 413 RequestEntityTooLarge, 429 ThrottlingException and
+//    ActivityWorkerLimitExceeded, 503 ServiceUnavailable;
 //  - 500 for anything else (InternalError and names not listed here).
 int rest_status(std::string_view error_type);
 

@@ -10,12 +10,15 @@ constexpr std::string_view kDocument = R"openapi({
   "info": {
     "title": "Stepd REST API",
     "version": "1",
-    "description": "Resources of Stepd, a workflow engine for the Amazon States Language: state machines, their executions and histories, tags and the audit log. JSON in and out; times are RFC 3339 UTC with milliseconds; execution inputs and outputs are JSON values. Errors answer an Error object whose code is the AWS Step Functions error name. Lists are pages: pass a page's nextToken to get the next one; the last page has none."
+    "description": "Resources of Stepd, a workflow engine for the Amazon States Language: state machines, their executions and histories, activities and their tasks (workers long-poll for tasks and report on their tokens), the routes of push tasks, tags and the audit log. JSON in and out; times are RFC 3339 UTC with milliseconds; execution inputs and outputs are JSON values. Errors answer an Error object whose code is the AWS Step Functions error name. Lists are pages: pass a page's nextToken to get the next one; the last page has none."
   },
   "servers": [{"url": "/"}],
   "tags": [
     {"name": "state-machines"},
     {"name": "executions"},
+    {"name": "activities"},
+    {"name": "tasks"},
+    {"name": "routes"},
     {"name": "audit"},
     {"name": "meta"}
   ],
@@ -316,6 +319,216 @@ constexpr std::string_view kDocument = R"openapi({
         }
       }
     },
+    "/v1/activities": {
+      "get": {
+        "tags": ["activities"],
+        "operationId": "listActivities",
+        "summary": "List activities, ordered by name",
+        "parameters": [{"$ref": "#/components/parameters/maxResults"}, {"$ref": "#/components/parameters/nextToken"}],
+        "responses": {
+          "200": {"description": "A page of activities", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActivityPage"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "post": {
+        "tags": ["activities"],
+        "operationId": "createActivity",
+        "summary": "Create an activity",
+        "description": "Creating an activity that exists answers it, its tags unchanged.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateActivity"}}}},
+        "responses": {
+          "201": {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Activity"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/activities/{activity}": {
+      "parameters": [{"$ref": "#/components/parameters/activity"}],
+      "get": {
+        "tags": ["activities"],
+        "operationId": "describeActivity",
+        "summary": "An activity with its tags",
+        "responses": {
+          "200": {"description": "The activity", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Activity"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "tags": ["activities"],
+        "operationId": "deleteActivity",
+        "summary": "Delete an activity (tasks already scheduled for it stay)",
+        "description": "Deleting an activity that does not exist succeeds too.",
+        "responses": {
+          "204": {"description": "Deleted"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/activities/{activity}/tasks": {
+      "parameters": [{"$ref": "#/components/parameters/activity"}],
+      "get": {
+        "tags": ["tasks"],
+        "operationId": "pollActivityTask",
+        "summary": "Take the activity's next task: a long poll",
+        "description": "Answers the moment a task of the activity is there, with its token and input; 204 when none came within the wait. Admins, and worker keys granted the activity.",
+        "parameters": [
+          {"name": "wait", "in": "query", "required": false, "description": "How long to wait for a task, in seconds", "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 60}},
+          {"name": "worker", "in": "query", "required": false, "description": "The worker's name, kept in the history's ActivityStarted event", "schema": {"type": "string", "maxLength": 80}}
+        ],
+        "responses": {
+          "200": {"description": "A task", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActivityTask"}}}},
+          "204": {"description": "No task came within the wait"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/activities/{activity}/tags": {
+      "parameters": [{"$ref": "#/components/parameters/activity"}],
+      "get": {
+        "tags": ["activities"],
+        "operationId": "listActivityTags",
+        "summary": "The activity's tags",
+        "responses": {
+          "200": {"description": "Its tags", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TagList"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "post": {
+        "tags": ["activities"],
+        "operationId": "tagActivity",
+        "summary": "Add tags, or change the values of existing keys",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TagList"}}}},
+        "responses": {
+          "200": {"description": "Its tags afterwards", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TagList"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "tags": ["activities"],
+        "operationId": "untagActivity",
+        "summary": "Remove the tags of the given keys",
+        "parameters": [
+          {"name": "key", "in": "query", "required": true, "description": "A tag key to remove; repeat for more", "style": "form", "explode": true, "schema": {"type": "array", "items": {"type": "string"}}}
+        ],
+        "responses": {
+          "200": {"description": "Its tags afterwards", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TagList"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/tasks/{token}/success": {
+      "parameters": [{"$ref": "#/components/parameters/token"}],
+      "post": {
+        "tags": ["tasks"],
+        "operationId": "sendTaskSuccess",
+        "summary": "Report a task's success; the body is its output",
+        "description": "Answered once the outcome is durable. A body that is not JSON is InvalidOutput; a task that timed out is TaskTimedOut (409); one already reported, or unknown, is TaskDoesNotExist (404).",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"description": "The task's output: any JSON value, at most 256 KiB"}}}},
+        "responses": {
+          "204": {"description": "Reported"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/tasks/{token}/failure": {
+      "parameters": [{"$ref": "#/components/parameters/token"}],
+      "post": {
+        "tags": ["tasks"],
+        "operationId": "sendTaskFailure",
+        "summary": "Report a task's failure",
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskFailure"}}}},
+        "responses": {
+          "204": {"description": "Reported"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/tasks/{token}/heartbeat": {
+      "parameters": [{"$ref": "#/components/parameters/token"}],
+      "post": {
+        "tags": ["tasks"],
+        "operationId": "sendTaskHeartbeat",
+        "summary": "Say the task is still being worked on (restarts its HeartbeatSeconds clock)",
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false}}}},
+        "responses": {
+          "204": {"description": "Recorded"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/routes": {
+      "get": {
+        "tags": ["routes"],
+        "operationId": "listRoutes",
+        "summary": "Where push tasks go: every route, by kind then name (admins only)",
+        "responses": {
+          "200": {"description": "The routes", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RouteList"}}}},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/routes/{kind}/{name}": {
+      "parameters": [
+        {"name": "kind", "in": "path", "required": true, "description": "function (a Lambda-style function) or service (a service integration)", "schema": {"type": "string", "enum": ["function", "service"]}},
+        {"name": "name", "in": "path", "required": true, "description": "function: NAME or NAME:QUALIFIER; service: SERVICE or SERVICE:ACTION", "schema": {"type": "string"}}
+      ],
+      "put": {
+        "tags": ["routes"],
+        "operationId": "putRoute",
+        "summary": "Add or replace a route (admins only)",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PutRoute"}}}},
+        "responses": {
+          "200": {"description": "The route", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Route"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "tags": ["routes"],
+        "operationId": "deleteRoute",
+        "summary": "Remove a route (admins only)",
+        "responses": {
+          "204": {"description": "Removed"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "default": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/audit": {
       "get": {
         "tags": ["audit"],
@@ -341,15 +554,17 @@ constexpr std::string_view kDocument = R"openapi({
     "parameters": {
       "stateMachine": {"name": "stateMachine", "in": "path", "required": true, "description": "The state machine's name, or its ARN percent-encoded", "schema": {"type": "string"}},
       "execution": {"name": "execution", "in": "path", "required": true, "description": "The execution's ARN, percent-encoded (arn%3Aaws%3Astates%3A...)", "schema": {"type": "string"}},
+      "activity": {"name": "activity", "in": "path", "required": true, "description": "The activity's name, or its ARN percent-encoded", "schema": {"type": "string"}},
+      "token": {"name": "token", "in": "path", "required": true, "description": "The task token (percent-encoded if it holds reserved characters)", "schema": {"type": "string"}},
       "maxResults": {"name": "maxResults", "in": "query", "required": false, "description": "Page size", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
       "nextToken": {"name": "nextToken", "in": "query", "required": false, "description": "The nextToken of the previous page", "schema": {"type": "string"}},
       "status": {"name": "status", "in": "query", "required": false, "description": "Only executions in this status", "schema": {"$ref": "#/components/schemas/ExecutionStatus"}}
     },
     "responses": {
-      "BadRequest": {"description": "The request is wrong (ValidationException, SerializationException, InvalidArn, InvalidDefinition, InvalidName, InvalidExecutionInput, InvalidToken, MissingRequiredParameter, TooManyTags)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "BadRequest": {"description": "The request is wrong (ValidationException, SerializationException, InvalidArn, InvalidDefinition, InvalidName, InvalidExecutionInput, InvalidOutput, InvalidToken, MissingRequiredParameter, TooManyTags)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Forbidden": {"description": "The caller's role does not allow it (AccessDeniedException)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "NotFound": {"description": "No such resource (StateMachineDoesNotExist, ExecutionDoesNotExist, ResourceNotFound)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "Conflict": {"description": "It conflicts with the resource's state (StateMachineAlreadyExists, ExecutionAlreadyExists, ExecutionNotRedrivable)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "No such resource (StateMachineDoesNotExist, ExecutionDoesNotExist, ActivityDoesNotExist, TaskDoesNotExist, ResourceNotFound)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Conflict": {"description": "It conflicts with the resource's state (StateMachineAlreadyExists, ExecutionAlreadyExists, ExecutionNotRedrivable, TaskTimedOut)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Error": {"description": "Any error: 401, 403, 404 (UnknownOperationException), 405 (MethodNotAllowed, with Allow), 500 (InternalError), 503 (ServiceUnavailable)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },
     "schemas": {
@@ -565,6 +780,85 @@ constexpr std::string_view kDocument = R"openapi({
           "items": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEvent"}},
           "nextToken": {"type": "string", "description": "Absent on the last page"}
         }
+      },
+      "CreateActivity": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": false,
+        "properties": {
+          "name": {"type": "string", "minLength": 1, "maxLength": 80},
+          "tags": {"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/Tag"}}
+        }
+      },
+      "ActivitySummary": {
+        "type": "object",
+        "required": ["arn", "name", "createdAt"],
+        "additionalProperties": false,
+        "properties": {
+          "arn": {"$ref": "#/components/schemas/Arn"},
+          "name": {"type": "string"},
+          "createdAt": {"$ref": "#/components/schemas/Timestamp"}
+        }
+      },
+      "Activity": {
+        "type": "object",
+        "required": ["arn", "name", "createdAt", "tags"],
+        "additionalProperties": false,
+        "properties": {
+          "arn": {"$ref": "#/components/schemas/Arn"},
+          "name": {"type": "string"},
+          "createdAt": {"$ref": "#/components/schemas/Timestamp"},
+          "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}}
+        }
+      },
+      "ActivityPage": {
+        "type": "object",
+        "required": ["items"],
+        "additionalProperties": false,
+        "properties": {
+          "items": {"type": "array", "items": {"$ref": "#/components/schemas/ActivitySummary"}},
+          "nextToken": {"type": "string", "description": "Absent on the last page"}
+        }
+      },
+      "ActivityTask": {
+        "type": "object",
+        "required": ["token", "input"],
+        "additionalProperties": false,
+        "properties": {
+          "token": {"type": "string", "description": "Report on the task with this token: /v1/tasks/{token}/..."},
+          "input": {"description": "The task's input, a JSON value"}
+        }
+      },
+      "TaskFailure": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "error": {"type": "string", "maxLength": 256, "description": "The error name Retry and Catch match"},
+          "cause": {"type": "string", "maxLength": 32768}
+        }
+      },
+      "PutRoute": {
+        "type": "object",
+        "required": ["url"],
+        "additionalProperties": false,
+        "properties": {"url": {"type": "string", "description": "http://HOST[:PORT][/PATH]"}}
+      },
+      "Route": {
+        "type": "object",
+        "required": ["kind", "name", "url", "updated"],
+        "additionalProperties": false,
+        "properties": {
+          "kind": {"type": "string", "enum": ["function", "service"]},
+          "name": {"type": "string"},
+          "url": {"type": "string"},
+          "updated": {"$ref": "#/components/schemas/Timestamp"}
+        }
+      },
+      "RouteList": {
+        "type": "object",
+        "required": ["routes"],
+        "additionalProperties": false,
+        "properties": {"routes": {"type": "array", "items": {"$ref": "#/components/schemas/Route"}}}
       },
       "AuditEntry": {
         "type": "object",

@@ -103,6 +103,34 @@ Json audit_json(const AuditEntry& a) {
   return out;
 }
 
+Json activity_json(const ActivityRecord& a, bool full) {
+  Json out = Json::object();
+  out["arn"] = a.arn;
+  out["name"] = a.name;
+  out["createdAt"] = format_time(a.created);
+  if (full) {
+    Json tags = Json::parse(a.tags_json, nullptr, false);
+    out["tags"] = tags.is_array() ? tags : Json::array();
+  }
+  return out;
+}
+
+Json route_json(const RouteRecord& r) {
+  Json out = Json::object();
+  out["kind"] = r.kind;
+  out["name"] = r.name;
+  out["url"] = r.url;
+  out["updated"] = format_time(r.updated);
+  return out;
+}
+
+Json activity_task_json(const engine::ActivityTask& t) {
+  Json out = Json::object();
+  out["token"] = t.token;
+  out["input"] = payload_value(t.input);
+  return out;
+}
+
 Json tags_json(const std::vector<Tag>& tags) {
   Json out = Json::array();
   for (const Tag& t : tags) {

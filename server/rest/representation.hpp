@@ -31,6 +31,12 @@ Json execution_json(const ExecutionRecord& x, bool full);
 // "parameters" strings become JSON values.
 Json event_json(const HistoryEvent& e);
 Json audit_json(const AuditEntry& a);
+// {arn, name, createdAt, tags (when `full`)}
+Json activity_json(const ActivityRecord& a, bool full);
+// {kind, name, url, updated}
+Json route_json(const RouteRecord& r);
+// An activity task handed to a worker: {token, input (a JSON value)}.
+Json activity_task_json(const engine::ActivityTask& t);
 Json tags_json(const std::vector<Tag>& tags);
 // {pointer, code, message, severity: "ERROR" | "WARNING"}
 Json problem_json(const asl::Diagnostic& d);

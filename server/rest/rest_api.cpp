@@ -511,6 +511,189 @@ void remove_tags(Call& call) {
   if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
 }
 
+// --- Activities and tasks ----------------------------------------------------------------------
+
+// An activity named in the path: its ARN as given, or its name made an ARN.
+std::string activity_arn(const Call& call, const std::string& name_or_arn) {
+  if (name_or_arn.rfind("arn:", 0) == 0) return name_or_arn;
+  return call.ops.activity_arn(name_or_arn);
+}
+
+void list_activities(Call& call) {
+  auto r = call.ops.list_activities(call.caller, page_request(call));
+  if (auto* page = value_or_reply(call, r)) {
+    reply(call, 200,
+          page_json(*page, [](const ActivityRecord& a) { return rest::activity_json(a, false); }));
+  }
+}
+
+void create_activity(Call& call) {
+  Json body = body_object(call, true);
+  only_fields(body, {"name", "tags"});
+  const std::string name = *string_field(body, "name", true);
+  std::vector<Tag> tags = tags_field(body, false);
+  auto r = call.ops.create_activity(call.caller, name, tags);
+  if (auto* a = value_or_reply(call, r)) {
+    HttpResponse response = json_response(201, rest::activity_json(*a, true));
+    response.headers.push_back(
+        Header{"Location", "/v1/activities/" + rest::percent_encode(a->name)});
+    reply(call, std::move(response));
+  }
+}
+
+void describe_activity(Call& call) {
+  auto r = call.ops.describe_activity(call.caller, activity_arn(call, param(call, "activity")));
+  if (auto* a = value_or_reply(call, r)) reply(call, 200, rest::activity_json(*a, true));
+}
+
+void no_content(Call& call) {
+  HttpResponse response;
+  response.status = 204;
+  response.content_type = "";
+  reply(call, std::move(response));
+}
+
+void delete_activity(Call& call) {
+  auto r = call.ops.delete_activity(call.caller, activity_arn(call, param(call, "activity")));
+  if (value_or_reply(call, r) != nullptr) no_content(call);
+}
+
+void list_activity_tags(Call& call) {
+  reply_tags(call, activity_arn(call, param(call, "activity")));
+}
+
+void add_activity_tags(Call& call) {
+  Json body = body_object(call, true);
+  only_fields(body, {"tags"});
+  std::vector<Tag> tags = tags_field(body, true);
+  const std::string arn = activity_arn(call, param(call, "activity"));
+  auto r = call.ops.tag_resource(call.caller, arn, tags);
+  if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
+}
+
+void remove_activity_tags(Call& call) {
+  std::vector<std::string> keys;
+  for (const QueryParam& q : call.query) {
+    if (q.name == "key") keys.push_back(q.value);
+  }
+  if (keys.empty()) invalid("query parameter 'key' is required: one per tag key to remove");
+  const std::string arn = activity_arn(call, param(call, "activity"));
+  auto r = call.ops.untag_resource(call.caller, arn, keys);
+  if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
+}
+
+// GET /v1/activities/{activity}/tasks?wait=SECONDS&worker=NAME: a long poll. 200 with the task,
+// or 204 when none came within the wait. The handler thread does not wait for it.
+void poll_activity_task(Call& call) {
+  std::chrono::milliseconds wait = kMaxPollWait;
+  if (auto w = query_value(call, "wait")) {
+    int seconds = -1;
+    auto [end, ec] = std::from_chars(w->data(), w->data() + w->size(), seconds);
+    const long long max = std::chrono::duration_cast<std::chrono::seconds>(kMaxPollWait).count();
+    if (w->empty() || ec != std::errc() || end != w->data() + w->size() || seconds < 0 ||
+        seconds > max) {
+      invalid("wait must be a whole number of seconds from 0 to " + std::to_string(max) +
+              ", not '" + *w + "'");
+    }
+    wait = std::chrono::seconds(seconds);
+  }
+  const std::string worker = query_value(call, "worker").value_or("");
+  const std::string arn = activity_arn(call, param(call, "activity"));
+  call.answered = true;
+  call.ops.get_activity_task_async(
+      call.caller, arn, worker, wait,
+      [respond = std::move(call.respond),
+       request_id = call.caller.request_id](ApiResult<std::optional<engine::ActivityTask>> result) {
+        if (auto* e = std::get_if<ApiError>(&result)) {
+          respond(error_response(*e, request_id));
+          return;
+        }
+        const auto& task = std::get<std::optional<engine::ActivityTask>>(result);
+        if (!task) {
+          HttpResponse none;
+          none.status = 204;
+          none.content_type = "";
+          respond(std::move(none));
+          return;
+        }
+        respond(json_response(200, rest::activity_task_json(*task)));
+      });
+}
+
+// Answers a task report (204) once the engine has made it durable.
+Operations::TaskReply task_reply(Call& call) {
+  call.answered = true;
+  return [respond = std::move(call.respond),
+          request_id = call.caller.request_id](ApiResult<bool> result) {
+    if (auto* e = std::get_if<ApiError>(&result)) {
+      respond(error_response(*e, request_id));
+      return;
+    }
+    HttpResponse done;
+    done.status = 204;
+    done.content_type = "";
+    respond(std::move(done));
+  };
+}
+
+// POST /v1/tasks/{token}/success: the body is the task's output, any JSON value (a body that is
+// not JSON is the operation's InvalidOutput, as AWS's SendTaskSuccess answers).
+void task_success(Call& call) {
+  const std::string& body = call.request.body;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    invalid("the request needs a body: the task's output, a JSON value");
+  }
+  if (auto at = rest::find_excess_nesting(body, call.options.max_body_depth)) {
+    invalid("the request body nests arrays and objects deeper than " +
+            std::to_string(call.options.max_body_depth) + " levels (at byte " +
+            std::to_string(*at) + ")");
+  }
+  const std::string token = param(call, "token");
+  call.ops.send_task_success_async(call.caller, token, body, task_reply(call));
+}
+
+void task_failure(Call& call) {
+  Json body = body_object(call, false);
+  only_fields(body, {"error", "cause"});
+  const std::string error = string_field(body, "error", false).value_or("");
+  const std::string cause = string_field(body, "cause", false).value_or("");
+  const std::string token = param(call, "token");
+  call.ops.send_task_failure_async(call.caller, token, error, cause, task_reply(call));
+}
+
+void task_heartbeat(Call& call) {
+  Json body = body_object(call, false);
+  only_fields(body, {});
+  const std::string token = param(call, "token");
+  call.ops.send_task_heartbeat_async(call.caller, token, task_reply(call));
+}
+
+// --- Task routes -------------------------------------------------------------------------------
+
+void list_routes(Call& call) {
+  auto r = call.ops.list_routes(call.caller);
+  if (auto* routes = value_or_reply(call, r)) {
+    Json items = Json::array();
+    for (const RouteRecord& route : *routes) items.push_back(rest::route_json(route));
+    Json out = Json::object();
+    out["routes"] = std::move(items);
+    reply(call, 200, out);
+  }
+}
+
+void put_route(Call& call) {
+  Json body = body_object(call, true);
+  only_fields(body, {"url"});
+  const std::string url = *string_field(body, "url", true);
+  auto r = call.ops.put_route(call.caller, param(call, "kind"), param(call, "name"), url);
+  if (auto* route = value_or_reply(call, r)) reply(call, 200, rest::route_json(*route));
+}
+
+void delete_route(Call& call) {
+  auto r = call.ops.delete_route(call.caller, param(call, "kind"), param(call, "name"));
+  if (value_or_reply(call, r) != nullptr) no_content(call);
+}
+
 void list_audit(Call& call) {
   AuditFilter filter;
   filter.key_id = query_value(call, "key").value_or("");
@@ -555,6 +738,20 @@ RestApi::RestApi(Operations& operations, RestOptions options)
       {"GET", "/v1/executions/{execution}/history", with(paging, {"reverse"}), execution_history},
       {"POST", "/v1/executions/{execution}:stop", {}, stop_execution},
       {"POST", "/v1/executions/{execution}:redrive", {}, redrive_execution},
+      {"GET", "/v1/activities", paging, list_activities},
+      {"POST", "/v1/activities", {}, create_activity},
+      {"GET", "/v1/activities/{activity}", {}, describe_activity},
+      {"DELETE", "/v1/activities/{activity}", {}, delete_activity},
+      {"GET", "/v1/activities/{activity}/tasks", {"wait", "worker"}, poll_activity_task},
+      {"GET", "/v1/activities/{activity}/tags", {}, list_activity_tags},
+      {"POST", "/v1/activities/{activity}/tags", {}, add_activity_tags},
+      {"DELETE", "/v1/activities/{activity}/tags", {"key"}, remove_activity_tags},
+      {"POST", "/v1/tasks/{token}/success", {}, task_success},
+      {"POST", "/v1/tasks/{token}/failure", {}, task_failure},
+      {"POST", "/v1/tasks/{token}/heartbeat", {}, task_heartbeat},
+      {"GET", "/v1/routes", {}, list_routes},
+      {"PUT", "/v1/routes/{kind}/{name}", {}, put_route},
+      {"DELETE", "/v1/routes/{kind}/{name}", {}, delete_route},
       {"GET", "/v1/audit", with(paging, {"key", "operation", "resource"}), list_audit},
   };
   for (std::size_t i = 0; i < routes_.size(); ++i) {

@@ -7,8 +7,9 @@
 // body that is not JSON: 400, saying where), UnknownOperationException (no such route: 404) and
 // MethodNotAllowed (405, with an Allow header).
 //
-// Threads: handle() may run on several handler threads at once. Start, stop and redrive answer
-// from the engine's thread once their change is durable (the handler thread does not wait);
+// Threads: handle() may run on several handler threads at once. Start, stop, redrive and the
+// task reports answer from the engine's thread once their change is durable, and an activity
+// task poll when a task comes or its wait ends (the handler thread does not wait for either);
 // start-sync waits on the handler thread for the execution's end, at most
 // RestOptions::sync_timeout (then it answers the execution as it is, RUNNING).
 #pragma once

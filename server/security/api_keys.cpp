@@ -77,14 +77,22 @@ engine::Result<std::vector<ApiKey>> parse_api_keys(const std::string& text,
     }
     key.role = *parse_role(k["role"].get<std::string>());
     if (k.contains("activities")) {
-      const nlohmann::json& a = k["activities"];
-      if (!a.is_array()) return invalid(where + ": \"activities\" must be an array of ARNs");
-      for (const nlohmann::json& arn : a) {
-        if (!arn.is_string() || arn.get<std::string>().empty()) {
-          return invalid(where + ": \"activities\" must be an array of ARNs");
-        }
-        key.activities.push_back(arn.get<std::string>());
+      const std::string shape =
+          where + ": \"activities\" must be an array of activity ARNs or names (\"*\" for all)";
+      if (key.role != Role::Worker) {
+        return invalid(where + ": \"activities\" is for worker keys only (admins reach every "
+                               "activity, read-only keys none)");
       }
+      const nlohmann::json& a = k["activities"];
+      if (!a.is_array()) return invalid(shape);
+      for (const nlohmann::json& grant : a) {
+        if (!grant.is_string() || grant.get<std::string>().empty()) return invalid(shape);
+        key.activities.push_back(grant.get<std::string>());
+      }
+    }
+    if (key.role == Role::Worker && key.activities.empty()) {
+      return invalid(where + ": a worker key needs \"activities\": the activity ARNs or names "
+                             "it may poll and report (\"*\" for all)");
     }
     keys.push_back(std::move(key));
   }

@@ -8,7 +8,9 @@
 // "secret" is the key itself; "sha256" is the SHA-256 of the key in hex, for a file that must
 // not hold the key (such a key works as a bearer token only: AWS Signature Version 4 needs the
 // secret itself). Exactly one of the two per key. "role" is admin, read-only or worker;
-// "activities" (worker keys; "*" for all) lists the activity ARNs the key may poll and report.
+// "activities" (worker keys only, and required for them) lists the activities the key may poll
+// and report: activity ARNs, names of this node's activities, or "*" for all
+// (server/operations/operations.hpp checks them).
 #pragma once
 
 #include "engine/result.hpp"

@@ -245,8 +245,8 @@ class AwsApiTest : public ::testing::TestWithParam<std::string> {
 // --- The protocol -----------------------------------------------------------------------------
 
 TEST_P(AwsApiTest, UnknownOperations) {
-  expect_error_text("CreateActivity", "{}", "UnknownOperationException",
-                    "Unknown operation: 'AWSStepFunctions.CreateActivity'");
+  expect_error_text("PublishStateMachineVersion", "{}", "UnknownOperationException",
+                    "Unknown operation: 'AWSStepFunctions.PublishStateMachineVersion'");
   expect_error_text("NoSuchThing", "{}", "UnknownOperationException",
                     "Unknown operation: 'AWSStepFunctions.NoSuchThing'");
   HttpResponse other = call("ListStateMachines", "{}", admin(), "SomeOtherService.");
@@ -268,7 +268,9 @@ TEST_P(AwsApiTest, OperationNames) {
           "DeleteStateMachine", "ValidateStateMachineDefinition", "StartExecution",
           "StartSyncExecution", "DescribeExecution", "ListExecutions", "GetExecutionHistory",
           "StopExecution", "RedriveExecution", "DescribeStateMachineForExecution", "TagResource",
-          "UntagResource", "ListTagsForResource"}));
+          "UntagResource", "ListTagsForResource", "CreateActivity", "DescribeActivity",
+          "ListActivities", "DeleteActivity", "GetActivityTask", "SendTaskSuccess",
+          "SendTaskFailure", "SendTaskHeartbeat"}));
 }
 
 TEST_P(AwsApiTest, BadBodies) {

@@ -1,5 +1,7 @@
 // The AWS CLI against a real stepd process: Debian's `aws` (awscli 2) talks to stepd over HTTP
-// with SigV4-signed requests and dummy credentials, exactly as it would talk to AWS.
+// with SigV4-signed requests and dummy credentials, exactly as it would talk to AWS: state
+// machines and executions, and activities with their task tokens (a worker's poll, heartbeat,
+// success and failure as the CLI sends them).
 //
 // Skips (with the reason) when the `aws` program or the stepd binary (STEPD_PATH) is missing.
 #include "tests/server/process/stepd_process.hpp"
@@ -327,6 +329,112 @@ TEST_F(AwsCliTest, ServiceErrorsReachTheCli) {
                              "not-an-arn'"),
             std::string::npos)
       << bad_arn.err;
+}
+
+TEST_F(AwsCliTest, ActivitiesAndTaskTokens) {
+  // create-activity, describe-activity, list-activities
+  Json created = ok({"create-activity", "--name", "Work", "--tags", "key=team,value=ops"});
+  const std::string activity = created.value("activityArn", "");
+  EXPECT_EQ(activity, "arn:aws:states:local:000000000000:activity:Work") << created.dump();
+  EXPECT_TRUE(std::regex_match(created.value("creationDate", ""), kIsoTime)) << created.dump();
+  Json described = ok({"describe-activity", "--activity-arn", activity});
+  EXPECT_EQ(described["name"], "Work");
+  EXPECT_EQ(described["creationDate"], created["creationDate"]);
+  Json listed = ok({"list-activities"});
+  ASSERT_EQ(listed["activities"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["activities"][0]["activityArn"], activity);
+  EXPECT_EQ(ok({"list-tags-for-resource", "--resource-arn", activity}),
+            (Json{{"tags", {{{"key", "team"}, {"value", "ops"}}}}}));
+
+  // A machine whose Task is the activity.
+  const std::string definition =
+      R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" + activity +
+      R"(","HeartbeatSeconds":60,"ResultPath":"$.result","End":true}}})";
+  const std::string machine =
+      ok({"create-state-machine", "--name", "Worked", "--definition", definition, "--role-arn",
+          kRole})
+          .value("stateMachineArn", "");
+  ASSERT_FALSE(machine.empty());
+
+  // start-execution, then a worker takes the task, heartbeats and succeeds.
+  const std::string first =
+      ok({"start-execution", "--state-machine-arn", machine, "--name", "ok", "--input",
+          R"({"order":7})"})
+          .value("executionArn", "");
+  // The CLI's own read time-out must outlast the 60 s a poll may be held.
+  Json task = ok({"get-activity-task", "--activity-arn", activity, "--worker-name", "cli-worker",
+                  "--cli-read-timeout", "70"});
+  const std::string token = task.value("taskToken", "");
+  ASSERT_FALSE(token.empty()) << task.dump();
+  EXPECT_EQ(task["input"], R"({"order":7})");
+  EXPECT_EQ(ok({"send-task-heartbeat", "--task-token", token}), Json::object());
+  EXPECT_EQ(ok({"send-task-success", "--task-token", token, "--task-output", R"({"paid":true})"}),
+            Json::object());
+  Json done = wait_done(first);
+  EXPECT_EQ(done["status"], "SUCCEEDED") << done.dump();
+  EXPECT_EQ(done["output"], R"({"order":7,"result":{"paid":true}})");
+  Json history = ok({"get-execution-history", "--execution-arn", first});
+  std::vector<std::string> types;
+  for (const Json& e : history["events"]) types.push_back(e["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"ExecutionStarted", "TaskStateEntered",
+                                             "ActivityScheduled", "ActivityStarted",
+                                             "ActivitySucceeded", "TaskStateExited",
+                                             "ExecutionSucceeded"}))
+      << history.dump();
+  ASSERT_EQ(history["events"].size(), 7u);
+  EXPECT_EQ(history["events"][2]["activityScheduledEventDetails"]["resource"], activity);
+  EXPECT_EQ(history["events"][2]["activityScheduledEventDetails"]["heartbeatInSeconds"], 60);
+  EXPECT_EQ(history["events"][3]["activityStartedEventDetails"]["workerName"], "cli-worker");
+  EXPECT_EQ(history["events"][4]["activitySucceededEventDetails"]["output"], R"({"paid":true})");
+
+  // The token is spent: the CLI reports the service's error.
+  CliResult again = cli({"send-task-success", "--task-token", token, "--task-output", "{}"});
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("An error occurred (TaskDoesNotExist) when calling the "
+                           "SendTaskSuccess operation: Task Does Not Exist"),
+            std::string::npos)
+      << again.err;
+
+  // A second execution whose worker reports a failure.
+  const std::string second =
+      ok({"start-execution", "--state-machine-arn", machine, "--name", "declined"})
+          .value("executionArn", "");
+  Json task2 = ok({"get-activity-task", "--activity-arn", activity, "--worker-name", "cli-worker",
+                   "--cli-read-timeout", "70"});
+  const std::string token2 = task2.value("taskToken", "");
+  ASSERT_FALSE(token2.empty()) << task2.dump();
+  EXPECT_EQ(ok({"send-task-failure", "--task-token", token2, "--error", "CardDeclined", "--cause",
+                "insufficient funds"}),
+            Json::object());
+  Json failed = wait_done(second);
+  EXPECT_EQ(failed["status"], "FAILED") << failed.dump();
+  EXPECT_EQ(failed["error"], "CardDeclined");
+  EXPECT_EQ(failed["cause"], "insufficient funds");
+  Json history2 = ok({"get-execution-history", "--execution-arn", second});
+  std::vector<std::string> types2;
+  for (const Json& e : history2["events"]) types2.push_back(e["type"]);
+  EXPECT_EQ(types2, (std::vector<std::string>{"ExecutionStarted", "TaskStateEntered",
+                                              "ActivityScheduled", "ActivityStarted",
+                                              "ActivityFailed", "ExecutionFailed"}))
+      << history2.dump();
+  ASSERT_EQ(history2["events"].size(), 6u);
+  EXPECT_EQ(history2["events"][4]["activityFailedEventDetails"]["error"], "CardDeclined");
+  EXPECT_EQ(history2["events"][4]["activityFailedEventDetails"]["cause"], "insufficient funds");
+
+  // Bad tokens and missing activities.
+  CliResult junk = cli({"send-task-heartbeat", "--task-token", "junk"});
+  EXPECT_NE(junk.err.find("An error occurred (InvalidToken) when calling the SendTaskHeartbeat "
+                          "operation"),
+            std::string::npos)
+      << junk.err;
+  // delete-activity; then polling it is ActivityDoesNotExist.
+  EXPECT_EQ(cli({"delete-activity", "--activity-arn", activity}).code, 0);
+  CliResult gone = cli({"get-activity-task", "--activity-arn", activity});
+  EXPECT_NE(gone.err.find("An error occurred (ActivityDoesNotExist) when calling the "
+                          "GetActivityTask operation: Activity Does Not Exist: '" +
+                          activity + "'"),
+            std::string::npos)
+      << gone.err;
 }
 
 }  // namespace

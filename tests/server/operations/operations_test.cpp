@@ -172,6 +172,62 @@ class OperationsTest : public ::testing::TestWithParam<std::string> {
 INSTANTIATE_TEST_SUITE_P(Backends, OperationsTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
+// --- JSON inside strings ------------------------------------------------------------------------
+
+TEST_P(OperationsTest, JsonTextNestedDeeperThan64LevelsIsRefusedBeforeTheEngine) {
+  create("Orders", kWaiting);
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_EQ(failure(start(admin(), kMachineArn, "deep", deep)),
+            "InvalidExecutionInput: Invalid State Machine Execution Input: the input nests arrays "
+            "and objects deeper than 64 levels (at byte 64)");
+  EXPECT_EQ(failure(ops_->start_sync_execution(admin(), {kMachineArn, "deep2", deep, ""}, 1s)),
+            "InvalidExecutionInput: Invalid State Machine Execution Input: the input nests arrays "
+            "and objects deeper than 64 levels (at byte 64)");
+  // Brackets inside strings do not count; 64 levels are taken.
+  const std::string deepest = std::string(63, '[') + R"("[[[[{{{{")" + std::string(63, ']');
+  EXPECT_EQ(ok(start(admin(), kMachineArn, "deepest", "[" + deepest + "]")).status, "RUNNING");
+
+  const std::string definition = R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":)" +
+                                 deep + R"(,"End":true}}})";
+  const std::string why =
+      "the definition nests arrays and objects deeper than 64 levels (at byte 114)";
+  auto created = ops_->create_state_machine(admin(), {"Deep", definition, "STANDARD", "", "[]"});
+  EXPECT_EQ(failure(created), "InvalidDefinition: Invalid State Machine Definition: " + why);
+  ASSERT_EQ(std::get<ApiError>(created).diagnostics.size(), 1u);
+  EXPECT_EQ(std::get<ApiError>(created).diagnostics[0].message, why);
+  EXPECT_EQ(failure(ops_->update_state_machine(admin(), kMachineArn, definition, std::nullopt)),
+            "InvalidDefinition: Invalid State Machine Definition: " + why);
+  // AWS: a definition is at most 1048576 characters (not bytes).
+  const std::string tail = R"(","End":true}}})";
+  // A definition of exactly `chars` characters, its Result made of `one_char`.
+  auto sized = [&](std::size_t chars, const std::string& one_char) {
+    std::string out = R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":")";
+    const std::size_t n = chars - out.size() - tail.size();
+    for (std::size_t i = 0; i < n; ++i) out += one_char;
+    return out + tail;
+  };
+  const std::string limit =
+      "ValidationException: 1 validation error detected: Value at 'definition' failed to "
+      "satisfy constraint: Member must have length less than or equal to 1048576";
+  EXPECT_EQ(failure(ops_->create_state_machine(
+                admin(), {"Big", sized(1048577, "x"), "STANDARD", "", "[]"})),
+            limit);
+  EXPECT_EQ(failure(ops_->update_state_machine(admin(), kMachineArn, sized(1048577, "x"),
+                                               std::nullopt)),
+            limit);
+  EXPECT_EQ(failure(ops_->validate_definition(admin(), sized(1048577, "x"), "STANDARD")), limit);
+  // 1048576 characters of two bytes each are taken.
+  EXPECT_EQ(ok(ops_->create_state_machine(
+                   admin(), {"Wide", sized(1048576, "\xc3\xa9"), "STANDARD", "", "[]"}))
+                .name,
+            "Wide");
+  Validation v = ok(ops_->validate_definition(read_only(), definition, "STANDARD"));
+  EXPECT_FALSE(v.ok);
+  ASSERT_EQ(v.diagnostics.size(), 1u);
+  EXPECT_EQ(v.diagnostics[0].code, "NESTING_TOO_DEEP");
+  EXPECT_EQ(v.diagnostics[0].message, why);
+}
+
 // --- The audit log ------------------------------------------------------------------------------
 
 TEST_P(OperationsTest, EachMutatingCallLeavesOneAuditEntry) {

@@ -141,6 +141,44 @@ class ProbeStore final : public engine::Store {
       std::string_view arn) override {
     return inner_->tasks_of_execution(arn);
   }
+  engine::Status create_activity(const engine::ActivityRecord& a) override {
+    return inner_->create_activity(a);
+  }
+  engine::Result<engine::ActivityRecord> get_activity(std::string_view arn) override {
+    return inner_->get_activity(arn);
+  }
+  engine::Result<engine::Page<engine::ActivityRecord>> list_activities(
+      const engine::PageRequest& p) override {
+    return inner_->list_activities(p);
+  }
+  engine::Status delete_activity(std::string_view arn) override {
+    return inner_->delete_activity(arn);
+  }
+  engine::Status set_activity_tags(std::string_view arn, const std::string& tags) override {
+    return inner_->set_activity_tags(arn, tags);
+  }
+  engine::Status put_route(const engine::RouteRecord& r) override { return inner_->put_route(r); }
+  engine::Status delete_route(std::string_view kind, std::string_view name) override {
+    return inner_->delete_route(kind, name);
+  }
+  engine::Result<std::vector<engine::RouteRecord>> list_routes() override {
+    return inner_->list_routes();
+  }
+  engine::Result<std::optional<engine::TaskRecord>> claim_activity_task(
+      std::string_view activity_arn, engine::Micros scheduled_before,
+      const std::string& worker) override {
+    return inner_->claim_activity_task(activity_arn, scheduled_before, worker);
+  }
+  engine::Status post_task_message(const engine::TaskMessage& m) override {
+    return inner_->post_task_message(m);
+  }
+  engine::Result<std::vector<engine::TaskMessage>> task_messages(const std::vector<int>& p,
+                                                                 int max) override {
+    return inner_->task_messages(p, max);
+  }
+  engine::Status delete_task_messages(const std::vector<std::int64_t>& ids) override {
+    return inner_->delete_task_messages(ids);
+  }
   engine::Result<std::vector<engine::PartitionLease>> acquire_partitions(
       const std::string& node, int partitions, int max_partitions, engine::Micros now,
       engine::Micros ttl) override {

@@ -176,7 +176,7 @@ TEST_P(OpenApiTest, EveryDocumentedRouteIsServedAndEveryRouteIsDocumented) {
         << route.method << " " << route.path << ": documented and accepted query parameters differ";
   }
   EXPECT_EQ(documented, routed);
-  EXPECT_EQ(routed.size(), 21u);
+  EXPECT_EQ(routed.size(), 35u);
 
   // Each documented operation reaches its handler: never an unknown route or a wrong method.
   for (const auto& [method, path] : documented) {
@@ -188,6 +188,9 @@ TEST_P(OpenApiTest, EveryDocumentedRouteIsServedAndEveryRouteIsDocumented) {
     replace("{stateMachine}", "Probe");
     replace("{execution}", enc(execution));
     replace("{name}", "probe-run");
+    replace("{kind}", "function");
+    replace("{activity}", "NoSuchActivity");  // a poll of it answers at once: 404
+    replace("{token}", std::string(64, 'a'));
     Reply r = call(method, target, method == "GET" || method == "DELETE" ? "" : "{}");
     const std::string code = r.body.is_object() ? r.body.value("code", "") : "";
     EXPECT_NE(code, "UnknownOperationException") << method << " " << target << ": " << r;
@@ -273,6 +276,61 @@ TEST_P(OpenApiTest, AnswersConformToTheDocumentSchemas) {
   Reply deleted = checked("DELETE", sm, "/v1/state-machines/Doc");  // 204, no body
   EXPECT_EQ(deleted.status, 204);
   EXPECT_EQ(checked_, 32);
+}
+
+TEST_P(OpenApiTest, TaskRoutesConformToTheDocumentSchemas) {
+  open();
+  const std::string act = "/v1/activities/{activity}";
+  const std::string task = "/v1/tasks/{token}";
+  const std::string arn = "arn:aws:states:local:000000000000:activity:Work";
+
+  Reply created =
+      checked("POST", "/v1/activities", "/v1/activities",
+              Json{{"name", "Work"}, {"tags", Json::parse(R"([{"key":"k","value":"v"}])")}});
+  ASSERT_EQ(created.status, 201) << created;
+  checked("POST", "/v1/activities", "/v1/activities", Json{{"name", "bad name"}});  // 400
+  checked("GET", "/v1/activities", "/v1/activities?maxResults=1");
+  checked("GET", act, "/v1/activities/Work");
+  checked("GET", act, "/v1/activities/" + enc(arn));
+  checked("GET", act, "/v1/activities/Missing");  // 404
+  checked("GET", act + "/tags", "/v1/activities/Work/tags");
+  checked("POST", act + "/tags", "/v1/activities/Work/tags",
+          Json{{"tags", Json::parse(R"([{"key":"a","value":"b"}])")}});
+  checked("DELETE", act + "/tags", "/v1/activities/Work/tags?key=a");
+  Reply none = checked("GET", act + "/tasks", "/v1/activities/Work/tasks?wait=0");
+  EXPECT_EQ(none.status, 204);
+  checked("GET", act + "/tasks", "/v1/activities/Work/tasks?wait=61");  // 400
+  checked("GET", act + "/tasks", "/v1/activities/Work/tasks?wait=0", "", read_only());  // 403
+
+  create("Worked", R"({"StartAt":"T","States":{"T":{"Type":"Task",
+    "Resource":"arn:aws:states:local:000000000000:activity:Work","End":true}}})");
+  start("Worked", "w1", Json{{"n", 1}});
+  start("Worked", "w2", Json{{"n", 2}});
+  Reply first = checked("GET", act + "/tasks", "/v1/activities/Work/tasks?wait=10&worker=doc");
+  ASSERT_EQ(first.status, 200) << first;
+  Reply second = checked("GET", act + "/tasks", "/v1/activities/Work/tasks?wait=10");
+  ASSERT_EQ(second.status, 200) << second;
+  const std::string t1 = first.body["token"].get<std::string>();
+  const std::string t2 = second.body["token"].get<std::string>();
+  checked("POST", task + "/heartbeat", "/v1/tasks/" + t1 + "/heartbeat");
+  const std::string success = "/v1/tasks/" + t1 + "/success";
+  checked("POST", task + "/success", success, std::string("not json"));  // 400
+  checked("POST", task + "/success", success, std::string(R"({"ok":true})"));
+  checked("POST", task + "/success", success, std::string("{}"));  // 404
+  checked("POST", task + "/failure", "/v1/tasks/" + t2 + "/failure",
+          Json{{"error", "E"}, {"cause", "c"}});
+  checked("POST", task + "/heartbeat", "/v1/tasks/" + t2 + "/heartbeat");  // 404
+
+  checked("PUT", "/v1/routes/{kind}/{name}", "/v1/routes/function/charge",
+          Json{{"url", "http://127.0.0.1:9/charge"}});
+  checked("PUT", "/v1/routes/{kind}/{name}", "/v1/routes/queue/x",
+          Json{{"url", "http://127.0.0.1:9/"}});  // 400
+  checked("GET", "/v1/routes", "/v1/routes");
+  checked("GET", "/v1/routes", "/v1/routes", "", read_only());  // 403
+  checked("DELETE", "/v1/routes/{kind}/{name}", "/v1/routes/function/charge");
+  checked("DELETE", "/v1/routes/{kind}/{name}", "/v1/routes/function/charge");  // 404
+  checked("DELETE", act, "/v1/activities/Work");
+  EXPECT_EQ(checked_, 27);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, OpenApiTest, ::testing::Values("sqlite", "postgres"),

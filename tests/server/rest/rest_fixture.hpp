@@ -6,6 +6,8 @@
 #include "server/rest/rest_api.hpp"
 
 #include "asl/core/json.hpp"
+#include "engine/dispatch/dispatcher.hpp"
+#include "engine/dispatch/registry.hpp"
 #include "server/rest/router.hpp"
 
 #include <gtest/gtest.h>
@@ -132,11 +134,15 @@ class RestTest : public ::testing::TestWithParam<std::string> {
   }
 
   void TearDown() override {
+    if (dispatcher_) dispatcher_->shutdown();
     api_.reset();
     ops_.reset();
     if (engine_) engine_->shutdown();
     if (tasks_) tasks_->join();
+    if (engine_) engine_->set_task_transport(nullptr);
     audit_.reset();
+    dispatcher_.reset();
+    registry_.reset();
     engine_.reset();
     tasks_.reset();
     if (!path_.empty()) {
@@ -147,7 +153,9 @@ class RestTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(double_answers_.load(), 0) << "a request was answered more than once";
   }
 
-  // Starts the engine (with `tasks` serving Task states, if given) and the REST API over it.
+  // Starts the engine and the REST API over it. Task states go to the real Dispatcher (activity
+  // tasks to its queue, which the API polls), or, when `tasks` is given, to `tasks`; the task
+  // operations always have the Dispatcher's queue and Registry.
   void open(InProcessTasks::Outcome tasks = {}, RestOptions options = {}) {
     auto store = engine::open_store(url_);
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -155,13 +163,20 @@ class RestTest : public ::testing::TestWithParam<std::string> {
     engine_ = std::make_unique<engine::Engine>(std::move(*store), eo);
     engine::Status s = engine_->start();
     ASSERT_TRUE(s.ok()) << s.error().message;
+    registry_ = std::make_unique<engine::Registry>(engine_->store());
+    s = registry_->load();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    dispatcher_ = std::make_unique<engine::Dispatcher>(*engine_, *registry_);
     if (tasks) {
       tasks_ = std::make_unique<InProcessTasks>(std::move(tasks));
       tasks_->attach(engine_.get());
       engine_->set_task_transport(tasks_.get());
+    } else {
+      engine_->set_task_transport(dispatcher_.get());
     }
     audit_ = std::make_unique<StoreAuditLog>(engine_->store());
-    ops_ = std::make_unique<Operations>(*engine_, audit_.get());
+    ops_ = std::make_unique<Operations>(
+        *engine_, audit_.get(), TaskServices{&dispatcher_->activities(), registry_.get()});
     api_ = std::make_unique<RestApi>(*ops_, options);
   }
 
@@ -251,6 +266,8 @@ class RestTest : public ::testing::TestWithParam<std::string> {
   std::string url_;
   std::unique_ptr<InProcessTasks> tasks_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<engine::Registry> registry_;
+  std::unique_ptr<engine::Dispatcher> dispatcher_;
   std::unique_ptr<StoreAuditLog> audit_;
   std::unique_ptr<Operations> ops_;
   std::unique_ptr<RestApi> api_;

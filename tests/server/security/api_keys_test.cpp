@@ -65,7 +65,20 @@ TEST(ApiKeysTest, ErrorsNameTheKeyAndField) {
   EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"admin","colour":"red"}])"),
             "keys.json: key 1: unknown field \"colour\"");
   EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"worker","activities":"arn"}])"),
-            "keys.json: key 1 (\"ci\"): \"activities\" must be an array of ARNs");
+            "keys.json: key 1 (\"ci\"): \"activities\" must be an array of activity ARNs or "
+            "names (\"*\" for all)");
+  EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"worker","activities":["a",""]}])"),
+            "keys.json: key 1 (\"ci\"): \"activities\" must be an array of activity ARNs or "
+            "names (\"*\" for all)");
+  EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"worker"}])"),
+            "keys.json: key 1 (\"ci\"): a worker key needs \"activities\": the activity ARNs or "
+            "names it may poll and report (\"*\" for all)");
+  EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"worker","activities":[]}])"),
+            "keys.json: key 1 (\"ci\"): a worker key needs \"activities\": the activity ARNs or "
+            "names it may poll and report (\"*\" for all)");
+  EXPECT_EQ(error_of(R"([{"id":"ci","secret":"s","role":"read-only","activities":["*"]}])"),
+            "keys.json: key 1 (\"ci\"): \"activities\" is for worker keys only (admins reach "
+            "every activity, read-only keys none)");
   auto missing = load_api_keys("/nonexistent/keys.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "/nonexistent/keys.json: cannot read the API keys file");
