@@ -47,7 +47,7 @@ class ActivityQueue::Impl {
       }
       if (waiting.empty()) polls_.erase(activity);
       if (!taker) {
-        tasks_[task.token] = Queued{task.token, asl::dump_compact(task.payload), Clock::now()};
+        tasks_[task.token] = Queued{task.token, asl::dump_compact(task.payload)};
         queues_[activity].push_back(task.token);
         return;
       }
@@ -132,7 +132,6 @@ class ActivityQueue::Impl {
   struct Queued {
     std::string token;
     std::string input;
-    Clock::time_point at;
   };
 
   struct Poll {
