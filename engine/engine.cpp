@@ -1,5 +1,7 @@
 #include "engine/engine.hpp"
 
+#include "engine/ids.hpp"
+
 #include "asl/core/eval.hpp"
 
 #include <openssl/rand.h>
@@ -30,22 +32,6 @@ Micros system_now() {
       .count();
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  if (RAND_bytes(buf.data(), static_cast<int>(bytes)) != 1) {
-    std::random_device rd;
-    for (auto& b : buf) b = static_cast<unsigned char>(rd());
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char b : buf) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 // Task tokens are 32 random bytes in hex (ExecutionCore's TokenFactory below). AWS: anything else
 // is InvalidToken, not TaskDoesNotExist.
 constexpr std::size_t kTokenBytes = 32;
@@ -56,14 +42,6 @@ std::optional<ApiError> invalid_token(const std::string& token) {
   if (ok) return std::nullopt;
   std::string shown = token.size() > 80 ? token.substr(0, 80) + "..." : token;
   return ApiError{"InvalidToken", "Invalid Token: '" + shown + "' is not a task token", {}};
-}
-
-std::string random_uuid() {
-  std::string h = random_hex(16);
-  h[12] = '4';
-  h[16] = "89ab"[h[16] % 4];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
 }
 
 // AWS: names of state machines and executions: 1-80 characters, none of whitespace,
@@ -236,6 +214,7 @@ class Engine::Impl {
   }
 
   ApiResult<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) {
+    if (auto bad = bad_page(page)) return *bad;
     auto r = store_->list_state_machines(page);
     if (!r.ok()) return page_error(r.error());
     return *r;
@@ -284,10 +263,16 @@ class Engine::Impl {
     }
     rec.partition = *partition;
 
-    auto existing = store_->get_execution(rec.arn);
-    if (existing.ok()) return done(same_or_exists(*existing, rec.input));
+    // A generated name is a random UUID: no execution has it, and the store refuses the
+    // insert if one did. Only a name the caller chose is looked up (AWS: the same name and
+    // input while it runs is the same execution).
+    if (!r.name.empty()) {
+      auto existing = store_->get_execution(rec.arn);
+      if (existing.ok()) return done(same_or_exists(*existing, rec.input));
+    }
 
-    post(Command::start(std::move(rec), std::move(machine), std::move(done)));
+    // The role of the revision it runs: ExecutionStarted's roleArn, $$.Execution.RoleArn.
+    post(Command::start(std::move(rec), std::move(machine), std::move(done), m->role_arn));
   }
 
   ApiResult<ExecutionRecord> start_sync_execution(const StartRequest& r,
@@ -313,6 +298,7 @@ class Engine::Impl {
       auto m = store_->get_state_machine(f.machine_arn);
       if (!m.ok()) return machine_lookup_error(f.machine_arn, m.error());
     }
+    if (auto bad = bad_page(page)) return *bad;
     auto r = store_->list_executions(f, page);
     if (!r.ok()) return page_error(r.error());
     return *r;
@@ -320,6 +306,7 @@ class Engine::Impl {
 
   ApiResult<Page<HistoryEvent>> get_history(const std::string& arn, const PageRequest& page,
                                             bool reverse) {
+    if (auto bad = bad_page(page)) return *bad;
     auto e = store_->get_execution(arn);
     if (!e.ok()) return execution_lookup_error(arn, e.error());
     auto r = store_->get_history(arn, page, reverse);
@@ -516,14 +503,10 @@ class Engine::Impl {
   }
 
   ApiResult<Page<ActivityRecord>> list_activities(const PageRequest& page) {
+    if (auto bad = bad_page(page)) return *bad;
     auto r = store_->list_activities(page);
-    if (r.ok()) return *r;
-    if (r.error().code == ErrorCode::InvalidArgument) {
-      return api_error(r.error().message.find("token") != std::string::npos ? "InvalidToken"
-                                                                             : "ValidationException",
-                       r.error().message);
-    }
-    return store_error(r.error());
+    if (!r.ok()) return page_error(r.error());
+    return *r;
   }
 
   ApiResult<bool> delete_activity(const std::string& arn) {
@@ -594,6 +577,7 @@ class Engine::Impl {
     std::vector<PartitionLease> leases;              // Leases: what this node holds now
     ExecutionRecord record;                          // Start
     std::shared_ptr<const asl::Machine> machine;     // Start
+    std::string role_arn;                            // Start: the revision's roleArn
     std::string arn;                                 // Timer, Stop
     std::string timer_id;                            // Timer
     std::string token;                               // Task, Heartbeat
@@ -606,11 +590,12 @@ class Engine::Impl {
     int attempt = 0;                                                   // Start: retries
 
     static Command start(ExecutionRecord r, std::shared_ptr<const asl::Machine> m,
-                         ExecutionReply p) {
+                         ExecutionReply p, std::string role_arn) {
       Command c;
       c.kind = Kind::Start;
       c.record = std::move(r);
       c.machine = std::move(m);
+      c.role_arn = std::move(role_arn);
       c.reply = std::move(p);
       return c;
     }
@@ -644,10 +629,22 @@ class Engine::Impl {
   void stepper_loop() {
     for (;;) {
       std::deque<Command> work;
+      bool deferred_due = false;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !inbox_.empty() || !running_ || !reload_.empty(); });
-        if (!running_ && inbox_.empty()) return;
+        auto ready = [&] { return !inbox_.empty() || !running_ || !reload_.empty(); };
+        if (deferred_order_.empty()) {
+          cv_.wait(lock, ready);
+        } else {
+          const auto due = deferred_order_.front().first + options_.defer_write;
+          deferred_due = !cv_.wait_until(lock, due, ready);
+        }
+        if (!running_ && inbox_.empty()) {
+          lock.unlock();
+          // What waits to ride along with a later write is written now.
+          if (!deferred_.empty()) step_batch(work, /*all_deferred=*/true);
+          return;
+        }
         std::vector<std::string> reload(reload_.begin(), reload_.end());
         reload_.clear();
         lock.unlock();
@@ -662,87 +659,96 @@ class Engine::Impl {
           inbox_.pop_front();
         }
       }
-      if (work.empty()) continue;
-      // Lease changes first: dropping the executions of a lost partition in the middle of the
-      // batch would leave the batch pointing at cores that no longer exist.
-      for (Command& c : work) {
-        if (c.kind == Command::Kind::Leases) apply_leases(c.leases);
-      }
-      std::erase_if(work, [](const Command& c) { return c.kind == Command::Kind::Leases; });
-      Pending p;
-      std::vector<ExecutionCore*> touched;
-      std::unordered_set<ExecutionCore*> seen;
-      auto touch = [&](ExecutionCore* c) {
-        if (seen.insert(c).second) touched.push_back(c);
-      };
-      for (Command& c : work) step(c, p, touch);
-      std::vector<std::string> evict;
-      std::set<int> partitions;  // written by this batch: each must carry its fence
-      for (ExecutionCore* core : touched) {
-        StepOutput out = core->take_output();
-        const std::string arn = core->record().arn;
-        p.touched.push_back(arn);
-        if (core->record().type != "EXPRESS" || out.finished) {
-          partitions.insert(core->record().partition);
-        }
-        for (TaskDispatch& d : out.dispatch) {
-          token_owner_[d.token] = arn;
-          p.dispatch.push_back(std::move(d));
-        }
-        for (std::string& t : out.timed_out_tasks) remember_timed_out(std::move(t));
-        if (options_.observer != nullptr) {
-          for (auto& l : out.task_latencies) p.task_latencies.push_back(std::move(l));
-        }
-        for (std::string& t : out.cancelled_tasks) {
-          token_owner_.erase(t);
-          p.cancelled.push_back(std::move(t));
-        }
-        for (TimerRecord& t : out.timers) p.timers.push_back(std::move(t));
-        if (core->record().type != "EXPRESS") {
-          p.batch.writes.push_back(std::move(out.write));
-        } else if (out.finished) {
-          // EXPRESS runs in memory (at least once: lost if the node dies) and only its end is
-          // written, so that it can be described and listed afterwards.
-          ExecutionWrite w;
-          w.execution_arn = arn;
-          w.create = core->record();
-          w.create->last_event_id = 0;
-          p.batch.writes.push_back(std::move(w));
-          p.express_finished.push_back(arn);
-        }
-        if (!out.finished && evictable(*core)) {
-          evict.push_back(arn);
-        } else if (out.finished) {
-          p.finished.push_back(arn);
-          if (options_.observer != nullptr) {
-            p.finished_machines.emplace_back(core->record().machine_arn, core->record().status);
-          }
-          drop_core(arn);
-        }
-      }
-      // Fencing: the batch lands only while this node still holds the partitions it writes. A
-      // partition this node does not hold gets a fence that cannot hold, so that no write ever
-      // goes out unfenced (the batch is refused and its executions reloaded, or left to the
-      // node that holds them).
-      for (int partition : partitions) {
-        auto f = fences_.find(partition);
-        p.batch.fences.push_back(
-            Fence{partition, options_.node_id, f != fences_.end() ? f->second : kNoEpoch});
-      }
-      // An execution that now only waits for a timer leaves memory; its timers stay armed and
-      // it is rebuilt from the store when one fires (so waiting executions cost a timer entry).
-      for (const std::string& arn : evict) {
-        auto it = cores_.find(arn);
-        if (it == cores_.end()) continue;
-        evicted_partition_[arn] = it->second->record().partition;
-        cores_.erase(it);
-      }
-      {
-        std::lock_guard lock(stats_mu_);
-        stats_.resident_executions = static_cast<long long>(cores_.size());
-      }
-      enqueue_commit(std::move(p));
+      if (work.empty() && !deferred_due) continue;
+      step_batch(work, /*all_deferred=*/false);
     }
+  }
+
+  // Steps `work` and hands the resulting writes to the committer as one batch, together with
+  // the deferred writes that are due (every one when `all_deferred`).
+  void step_batch(std::deque<Command>& work, bool all_deferred) {
+    // Lease changes first: dropping the executions of a lost partition in the middle of the
+    // batch would leave the batch pointing at cores that no longer exist.
+    for (Command& c : work) {
+      if (c.kind == Command::Kind::Leases) apply_leases(c.leases);
+    }
+    std::erase_if(work, [](const Command& c) { return c.kind == Command::Kind::Leases; });
+    Pending p;
+    std::vector<ExecutionCore*> touched;
+    std::unordered_set<ExecutionCore*> seen;
+    auto touch = [&](ExecutionCore* c) {
+      if (seen.insert(c).second) touched.push_back(c);
+    };
+    for (Command& c : work) step(c, p, touch);
+    touch_deferred(touch, all_deferred);
+    if (work.empty() && touched.empty()) return;
+    std::vector<std::string> evict;
+    std::set<int> partitions;  // written by this batch: each must carry its fence
+    for (ExecutionCore* core : touched) {
+      StepOutput out = core->take_output();
+      const std::string arn = core->record().arn;
+      deferred_.erase(arn);
+      p.touched.push_back(arn);
+      if (core->record().type != "EXPRESS" || out.finished) {
+        partitions.insert(core->record().partition);
+      }
+      for (TaskDispatch& d : out.dispatch) {
+        token_owner_[d.token] = arn;
+        p.dispatch.push_back(std::move(d));
+      }
+      for (std::string& t : out.timed_out_tasks) remember_timed_out(std::move(t));
+      if (options_.observer != nullptr) {
+        for (auto& l : out.task_latencies) p.task_latencies.push_back(std::move(l));
+      }
+      for (std::string& t : out.cancelled_tasks) {
+        token_owner_.erase(t);
+        p.cancelled.push_back(std::move(t));
+      }
+      for (TimerRecord& t : out.timers) p.timers.push_back(std::move(t));
+      if (core->record().type != "EXPRESS") {
+        p.batch.writes.push_back(std::move(out.write));
+      } else if (out.finished) {
+        // EXPRESS runs in memory (at least once: lost if the node dies) and only its end is
+        // written, so that it can be described and listed afterwards.
+        ExecutionWrite w;
+        w.execution_arn = arn;
+        w.create = core->record();
+        w.create->last_event_id = 0;
+        p.batch.writes.push_back(std::move(w));
+        p.express_finished.push_back(arn);
+      }
+      if (!out.finished && evictable(*core)) {
+        evict.push_back(arn);
+      } else if (out.finished) {
+        p.finished.push_back(arn);
+        if (options_.observer != nullptr) {
+          p.finished_machines.emplace_back(core->record().machine_arn, core->record().status);
+        }
+        drop_core(arn);
+      }
+    }
+    // Fencing: the batch lands only while this node still holds the partitions it writes. A
+    // partition this node does not hold gets a fence that cannot hold, so that no write ever
+    // goes out unfenced (the batch is refused and its executions reloaded, or left to the
+    // node that holds them).
+    for (int partition : partitions) {
+      auto f = fences_.find(partition);
+      p.batch.fences.push_back(
+          Fence{partition, options_.node_id, f != fences_.end() ? f->second : kNoEpoch});
+    }
+    // An execution that now only waits for a timer leaves memory; its timers stay armed and
+    // it is rebuilt from the store when one fires (so waiting executions cost a timer entry).
+    for (const std::string& arn : evict) {
+      auto it = cores_.find(arn);
+      if (it == cores_.end()) continue;
+      evicted_partition_[arn] = it->second->record().partition;
+      cores_.erase(it);
+    }
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.resident_executions = static_cast<long long>(cores_.size());
+    }
+    enqueue_commit(std::move(p));
   }
 
   template <typename Touch>
@@ -779,6 +785,7 @@ class Engine::Impl {
         }
         const bool express = c.record.type == "EXPRESS";
         CoreOptions core_options = options_.core;
+        core_options.role_arn = c.role_arn;
         if (express) {
           core_options.record_history = false;  // AWS: EXPRESS keeps no execution history
           std::lock_guard lock(express_mu_);
@@ -796,7 +803,8 @@ class Engine::Impl {
         auto reply = c.reply;
         auto machine = c.machine;
         const int attempt = c.attempt;
-        p.replies.push_back([this, reply, rec, machine, attempt](const Status& s) {
+        p.replies.push_back([this, reply, rec, machine, attempt,
+                             role_arn = c.role_arn](const Status& s) {
           if (s.ok()) {
             reply(rec);
             return;
@@ -815,7 +823,7 @@ class Engine::Impl {
             // The batch was refused for another execution's sake (or a lost lease): start
             // again in a batch of its own.
             if (attempt < 20) {
-              Command again = Command::start(rec, machine, reply);
+              Command again = Command::start(rec, machine, reply, role_arn);
               again.attempt = attempt + 1;
               post(std::move(again));
               return;
@@ -828,7 +836,7 @@ class Engine::Impl {
       case Command::Kind::Started: {
         ExecutionCore* core = core_for_token(c.token);
         if (core != nullptr && core->task_started(c.token, c.worker_name, now())) {
-          touch(core);
+          defer(core->record().arn);
           // A worker on another node took it: it is no longer to be handed out here.
           if (c.remote) p.cancelled.push_back(c.token);
         }
@@ -955,6 +963,32 @@ class Engine::Impl {
     }
   }
 
+  // A change that needs no commit of its own (ActivityStarted: a worker took a task) stays in
+  // the execution's core until its next write, which usually comes a few milliseconds later
+  // with the task's outcome, or until EngineOptions::defer_write passed. This spares a commit
+  // per activity task. A node that dies in between loses only the record of the hand-out: the
+  // task is then handed out again after the restart (delivery is at least once).
+  void defer(const std::string& arn) {
+    const auto t = std::chrono::steady_clock::now();
+    if (deferred_.emplace(arn, t).second) deferred_order_.emplace_back(t, arn);
+  }
+
+  // Adds the deferred executions whose time is up (every one when `all`) to the batch.
+  template <typename Touch>
+  void touch_deferred(Touch&& touch, bool all) {
+    const auto t = std::chrono::steady_clock::now();
+    while (!deferred_order_.empty() &&
+           (all || deferred_order_.front().first + options_.defer_write <= t)) {
+      auto [since, arn] = std::move(deferred_order_.front());
+      deferred_order_.pop_front();
+      auto d = deferred_.find(arn);
+      if (d == deferred_.end() || d->second != since) continue;  // written since
+      deferred_.erase(d);
+      auto c = cores_.find(arn);
+      if (c != cores_.end()) touch(c->second.get());
+    }
+  }
+
   // The in-memory core of `arn`, rebuilt from the store when it was evicted.
   std::unordered_map<std::string, std::unique_ptr<ExecutionCore>>::iterator wake(
       const std::string& arn) {
@@ -1038,10 +1072,40 @@ class Engine::Impl {
 
   void enqueue_commit(Pending p) {
     std::unique_lock lock(commit_mu_);
-    // Back-pressure: at most two batches wait for the disk.
-    commit_cv_.wait(lock, [&] { return commits_.size() < 2 || committer_stop_; });
+    // Back-pressure: a few batches wait for the disk, then the stepper waits.
+    commit_cv_.wait(lock, [&] { return commits_.size() < kCommitQueue || committer_stop_; });
     commits_.push_back(std::move(p));
     commit_cv_.notify_all();
+  }
+
+  // Appends batch `from` to `into`: its writes come after `into`'s (a later step of an execution
+  // continues the earlier one in the same transaction), its effects and replies too.
+  static void merge(Pending& into, Pending&& from) {
+    auto append = [](auto& to, auto&& items) {
+      to.insert(to.end(), std::make_move_iterator(items.begin()),
+                std::make_move_iterator(items.end()));
+    };
+    append(into.batch.writes, from.batch.writes);
+    for (Fence& f : from.batch.fences) {
+      const bool known = std::any_of(into.batch.fences.begin(), into.batch.fences.end(),
+                                     [&](const Fence& g) {
+                                       return g.partition == f.partition && g.node == f.node &&
+                                              g.epoch == f.epoch;
+                                     });
+      if (!known) into.batch.fences.push_back(std::move(f));
+    }
+    append(into.dispatch, from.dispatch);
+    append(into.cancelled, from.cancelled);
+    append(into.timers, from.timers);
+    append(into.finished, from.finished);
+    append(into.replies, from.replies);
+    append(into.touched, from.touched);
+    into.transitions += from.transitions;
+    into.created += from.created;
+    append(into.express_finished, from.express_finished);
+    append(into.started_machines, from.started_machines);
+    append(into.finished_machines, from.finished_machines);
+    append(into.task_latencies, from.task_latencies);
   }
 
   void committer_loop() {
@@ -1051,8 +1115,15 @@ class Engine::Impl {
         std::unique_lock lock(commit_mu_);
         commit_cv_.wait(lock, [&] { return !commits_.empty() || committer_stop_; });
         if (commits_.empty()) return;
+        // Group commit across batches: everything that waited while the last commit ran goes
+        // out in one transaction (one disk flush), so commits grow with the load instead of
+        // queueing up.
         p = std::move(commits_.front());
         commits_.pop_front();
+        while (!commits_.empty()) {
+          merge(p, std::move(commits_.front()));
+          commits_.pop_front();
+        }
         commit_cv_.notify_all();
       }
       Status s;
@@ -1491,6 +1562,13 @@ class Engine::Impl {
     }
     return store_error(e);
   }
+  // The page size is checked here, so that a page request the store refuses can only have a
+  // bad next token.
+  static std::optional<ApiError> bad_page(const PageRequest& page) {
+    if (page.max_results >= 1 && page.max_results <= 1000) return std::nullopt;
+    return api_error("ValidationException", "maxResults must be between 1 and 1000, got " +
+                                                std::to_string(page.max_results));
+  }
   static ApiError page_error(const Error& e) {
     if (e.code == ErrorCode::InvalidArgument) return api_error("InvalidToken", e.message);
     return store_error(e);
@@ -1508,6 +1586,10 @@ class Engine::Impl {
   std::unordered_map<std::string, std::string> token_owner_;
   std::map<int, std::int64_t> fences_;
   std::unordered_map<std::string, int> evicted_partition_;   // waiting on a timer, not in memory
+  // Executions with a change waiting to ride along with their next write (defer()), and since
+  // when, oldest first (an entry whose time differs from deferred_'s is stale).
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> deferred_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> deferred_order_;
 
   std::mutex partitions_mu_;
   std::vector<int> held_partitions_;
@@ -1527,6 +1609,7 @@ class Engine::Impl {
 
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
+  static constexpr std::size_t kCommitQueue = 4;  // batches waiting for the committer, at most
   std::deque<Pending> commits_;
   bool committer_stop_ = false;
   std::thread committer_;

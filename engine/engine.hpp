@@ -72,6 +72,9 @@ struct EngineOptions {
   // timer fires (0: keep every execution in memory).
   Micros evict_waiting_after = 2'000'000;
   int max_batch = 512;            // most execution steps in one commit
+  // ActivityStarted (a worker took a task) needs no commit of its own: it goes out with the
+  // execution's next write (usually the task's outcome) or after this long at the latest.
+  std::chrono::milliseconds defer_write{50};
   CoreOptions core;
   asl::LoadOptions load;          // resources the engine can serve, strictness
   // The clock. Tests inject a fake one and call Engine::fire_due_timers themselves.

@@ -180,6 +180,7 @@ class ExecutionCore::Impl {
     info_.start_time = to_time(record_.start);
     info_.redrive_count = record_.redrive_count;
     info_.input = Json::parse(record_.input);
+    info_.role_arn = options_.role_arn;
     write_.execution_arn = record_.arn;
     write_.expected_version = record_.version;
   }
@@ -194,7 +195,7 @@ class ExecutionCore::Impl {
     event(root, "ExecutionStarted", [&](Json& d) {
       d["input"] = record_.input;
       d["inputDetails"] = {{"truncated", false}};
-      d["roleArn"] = "";
+      d["roleArn"] = info_.role_arn;
       d["stateMachineArn"] = record_.machine_arn;
     });
     if (machine_->timeout_seconds) {
@@ -390,6 +391,7 @@ class ExecutionCore::Impl {
     write_.update.redrive_date = now;
     timer_seq_ = point.value("timer_seq", 0LL);
     states_entered_ = point.value("states_entered", 0LL);
+    if (point.contains("role_arn")) info_.role_arn = point["role_arn"].get<std::string>();
     Frame& root = add_frame("", nullptr, machine_.get(), 0);
     if (point.contains("vars")) {
       for (const auto& [k, v] : point["vars"].items()) root.vars.set(k, v);
@@ -1479,6 +1481,7 @@ class ExecutionCore::Impl {
                     {"entered_event_id", root->entered_event_id},
                     {"timer_seq", timer_seq_},
                     {"states_entered", states_entered_}};
+      if (!info_.role_arn.empty()) point["role_arn"] = info_.role_arn;
       Json vars = Json::object();
       for (const auto& [k, v] : root->vars.own()) vars[k] = v;
       point["vars"] = std::move(vars);
@@ -1680,6 +1683,7 @@ class ExecutionCore::Impl {
       d["timer_seq"] = timer_seq_;
       d["states_entered"] = states_entered_;
       if (exec_timeout_due_ != 0) d["execution_timeout_due"] = exec_timeout_due_;
+      if (!info_.role_arn.empty()) d["role_arn"] = info_.role_arn;
     }
     if (f.compensating) {
       d["compensation"] = {{"status", comp_.status},
@@ -1780,6 +1784,7 @@ class ExecutionCore::Impl {
       timer_seq_ = d.value("timer_seq", 0LL);
       states_entered_ = d.value("states_entered", 0LL);
       exec_timeout_due_ = d.value("execution_timeout_due", Micros{0});
+      if (d.contains("role_arn")) info_.role_arn = d["role_arn"].get<std::string>();
       if (d.contains("compensation")) {
         const Json& c = d["compensation"];
         f.compensating = true;

@@ -91,6 +91,11 @@ struct CoreOptions {
   // AWS: a state's input or output is at most 256 KiB (States.DataLimitExceeded).
   std::size_t max_payload_bytes = 256 * 1024;
   bool record_history = true;  // false: no history events (EXPRESS without logging)
+  // The roleArn of the state machine revision the execution runs. AWS: it is the roleArn of
+  // the ExecutionStarted event and $$.Execution.RoleArn. start() takes it from here; the core
+  // keeps it in its root frame and its redrive point, so restore() and redrive() find it
+  // there and read this only for an execution that recorded none ("" when both are empty).
+  std::string role_arn;
 };
 
 class ExecutionCore {

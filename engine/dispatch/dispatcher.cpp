@@ -1,5 +1,6 @@
 #include "engine/dispatch/dispatcher.hpp"
 
+#include "engine/ids.hpp"
 #include "engine/task_resource.hpp"
 
 #include <openssl/sha.h>
@@ -25,8 +26,7 @@ std::string child_name(const std::string& token) {
     h += kHex[digest[i] >> 4];
     h += kHex[digest[i] & 15];
   }
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
+  return uuid_from_hex(h);
 }
 
 Json parse_or_text(const std::string& text) {

@@ -302,6 +302,71 @@ TEST_F(ExecutionCoreTest, BranchesOfAFailedRunDoNotLeakIntoTheNextRun) {
   EXPECT_EQ(j(*out.write.update.output), j(R"(["x","y"])"));
 }
 
+// AWS: ExecutionStarted names the role of the revision the execution runs, and so does
+// $$.Execution.RoleArn; a core restored from its records, or redriven, still knows it although
+// the engine hands the role only to start().
+TEST_F(ExecutionCoreTest, TheRoleArnIsInExecutionStartedAndTheContextAfterRestoreAndRedrive) {
+  const std::string role = "arn:aws:iam::123456789012:role/orders";
+  load(R"({"StartAt":"A","States":{
+    "A":{"Type":"Pass","Parameters":{"role.$":"$$.Execution.RoleArn"},"ResultPath":"$.a",
+      "Next":"W"},
+    "W":{"Type":"Wait","Seconds":10,"Next":"T"},
+    "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+      "Parameters":{"role.$":"$$.Execution.RoleArn","a.$":"$.a"},"End":true}}})");
+  CoreOptions options;
+  options.role_arn = role;
+  auto core = ExecutionCore::start(machine_, record("{}"), kT0, tokens(), &random_, options);
+  StepOutput s1 = take(*core);
+  ASSERT_EQ(s1.timers.size(), 1u);
+  ASSERT_FALSE(applied_.events.empty());
+  EXPECT_EQ(applied_.events[0].type, "ExecutionStarted");
+  EXPECT_EQ(j(applied_.events[0].details),
+            (asl::Json{{"input", "{}"},
+                       {"inputDetails", {{"truncated", false}}},
+                       {"roleArn", role},
+                       {"stateMachineArn", "arn:aws:states:local:000000000000:stateMachine:M"}}));
+
+  // Restored with options that name no role: the root frame kept it.
+  ExecutionRecord rec = core->record();
+  core.reset();
+  auto restored = ExecutionCore::restore(machine_, rec, applied_.frame_records(),
+                                         applied_.result_records(), tokens(), &random_);
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  ASSERT_TRUE((*restored)->deliver_timer(s1.timers[0].timer_id, kT0 + 10 * kSecond));
+  StepOutput s2 = take(**restored);
+  ASSERT_EQ(s2.dispatch.size(), 1u);
+  EXPECT_EQ(s2.dispatch[0].payload, (asl::Json{{"role", role}, {"a", {{"role", role}}}}));
+  ASSERT_TRUE((*restored)->deliver_task(s2.dispatch[0].token, asl::StatesError{"Boom", "no"},
+                                        kT0 + 11 * kSecond));
+  StepOutput s3 = take(**restored);
+  ASSERT_TRUE(s3.finished);
+  EXPECT_EQ(s3.write.update.status, "FAILED");
+  restored->reset();
+
+  // Redriven, again without the role in the options: the redrive point kept it.
+  ASSERT_EQ(applied_.frames.count("#redrive"), 1u);
+  const asl::Json point = j(applied_.frames["#redrive"]);
+  // T is entered again with the input it had the first time (the engine reads it from the
+  // history's TaskStateEntered).
+  const asl::Json t_input = {{"a", {{"role", role}}}};
+  auto redriven =
+      ExecutionCore::redrive(machine_, applied_.execution, point, applied_.result_records(),
+                             t_input, kT0 + 20 * kSecond, tokens(), &random_);
+  ASSERT_TRUE(redriven.ok()) << redriven.error().message;
+  StepOutput s4 = take(**redriven);
+  ASSERT_EQ(s4.dispatch.size(), 1u);
+  EXPECT_EQ(s4.dispatch[0].payload, (asl::Json{{"role", role}, {"a", {{"role", role}}}}));
+}
+
+// Without a role (an engine that gives none) ExecutionStarted still has the member, empty.
+TEST_F(ExecutionCoreTest, WithoutARoleExecutionStartedHasAnEmptyRoleArn) {
+  load(R"({"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}})");
+  auto core = start("{}");
+  take(*core);
+  ASSERT_FALSE(applied_.events.empty());
+  EXPECT_EQ(j(applied_.events[0].details)["roleArn"], "");
+}
+
 // The token of a Task exists when its Parameters are evaluated (.waitForTaskToken hands it on).
 TEST_F(ExecutionCoreTest, TaskParametersSeeTheTaskToken) {
   load(R"({"StartAt":"T","States":{"T":{"Type":"Task",

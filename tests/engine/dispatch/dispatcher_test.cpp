@@ -39,11 +39,12 @@ class DispatcherTest : public ::testing::Test {
     std::filesystem::remove(path_.string() + "-shm");
   }
 
-  void open() {
+  void open(std::chrono::milliseconds defer_write = EngineOptions{}.defer_write) {
     auto store = open_store("sqlite:" + path_.string());
     ASSERT_TRUE(store.ok());
     EngineOptions options;
     options.evict_waiting_after = 0;
+    options.defer_write = defer_write;
     engine_ = std::make_unique<Engine>(std::move(*store), options);
     ASSERT_TRUE(engine_->start().ok());
     registry_ = std::make_unique<Registry>(engine_->store());
@@ -209,6 +210,60 @@ TEST_F(DispatcherTest, StoppedExecutionsTaskIsNotHandedOut) {
   }
   EXPECT_EQ(dispatcher_->activities().queued(), 0u);
   EXPECT_FALSE(poll("w", 100ms).has_value());
+}
+
+TEST_F(DispatcherTest, ActivityStartedRidesWithTheOutcomeOrIsWrittenSoonOnItsOwn) {
+  // A task answered within the defer window (long here, so that a slow machine does not make
+  // the count flaky): ActivityStarted goes out in the outcome's commit, not one of its own.
+  close();
+  open(10s);
+  std::string m = machine("Ride", activity_machine());
+  std::string quick = start(m, R"({"which":"quick"})");
+  auto t = poll("w1", 2s);
+  ASSERT_TRUE(t.has_value());
+  const long long before = engine_->stats().commits;
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(t->token, Json("done"))));
+  EXPECT_EQ(wait_end(quick).status, "SUCCEEDED");
+  EXPECT_EQ(engine_->stats().commits, before + 1) << "one commit for ActivityStarted and the end";
+  auto events = history(quick);
+  std::vector<std::string> want = {"ExecutionStarted",  "TaskStateEntered",  "ActivityScheduled",
+                                   "ActivityStarted",   "ActivitySucceeded", "TaskStateExited",
+                                   "ExecutionSucceeded"};
+  EXPECT_EQ(types(events), want);
+  EXPECT_EQ(Json::parse(events[3].details), Json::parse(R"({"workerName":"w1"})"));
+
+  // A task a worker holds with nothing else happening: ActivityStarted is in the history once
+  // the window (the default here) passed all the same.
+  close();
+  open();
+  std::string held = start(m, R"({"which":"held"})");
+  auto h = poll("w2", 2s);
+  ASSERT_TRUE(h.has_value());
+  const auto handed = std::chrono::steady_clock::now();
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() - handed < 2s) {
+    auto kinds = types(history(held));
+    seen = std::find(kinds.begin(), kinds.end(), "ActivityStarted") != kinds.end();
+    if (!seen) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_LT(std::chrono::steady_clock::now() - handed, 1s);
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(h->token, Json("late"))));
+  EXPECT_EQ(wait_end(held).status, "SUCCEEDED");
+}
+
+TEST_F(DispatcherTest, AStartedTaskIsWrittenAtShutdownAndNotHandedOutAgain) {
+  std::string m = machine("Shut", activity_machine());
+  std::string arn = start(m, "{}");
+  auto t = poll("w1", 2s);
+  ASSERT_TRUE(t.has_value());
+  close();  // at once: the deferred ActivityStarted is written on the way out
+  open();
+  EXPECT_FALSE(poll("w2", 300ms).has_value()) << "w1 still holds the task";
+  auto kinds = types(history(arn));
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "ActivityStarted"), 1);
+  ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(t->token, Json("ok"))));
+  EXPECT_EQ(wait_end(arn).status, "SUCCEEDED");
 }
 
 TEST_F(DispatcherTest, RestartRequeuesOnlyTasksNoWorkerTook) {

@@ -282,6 +282,30 @@ TEST_P(EngineTest, RejectsBadRequestsWithAwsErrorNames) {
   EXPECT_EQ(std::get<ApiError>(nothing).type, "ExecutionDoesNotExist");
 }
 
+TEST_P(EngineTest, ListCallsTellABadPageSizeFromABadPageToken) {
+  open_engine();
+  std::string m = create("Chain", kChain);
+  (void)wait(start(m, "e1", "{}").arn);
+  PageRequest zero;
+  zero.max_results = 0;
+  PageRequest huge;
+  huge.max_results = 1001;
+  PageRequest forged;
+  forged.next_token = "not-a-token-of-ours";
+  auto type = [](const auto& r) {
+    return std::holds_alternative<ApiError>(r) ? std::get<ApiError>(r).type : std::string("ok");
+  };
+  EXPECT_EQ(type(engine_->list_state_machines(zero)), "ValidationException");
+  EXPECT_EQ(type(engine_->list_executions({}, huge)), "ValidationException");
+  EXPECT_EQ(type(engine_->list_activities(zero)), "ValidationException");
+  EXPECT_EQ(type(engine_->get_history(m, huge, false)), "ValidationException");
+  auto bad = engine_->list_activities(huge);
+  EXPECT_EQ(std::get<ApiError>(bad).message, "maxResults must be between 1 and 1000, got 1001");
+  EXPECT_EQ(type(engine_->list_state_machines(forged)), "InvalidToken");
+  EXPECT_EQ(type(engine_->list_executions({}, forged)), "InvalidToken");
+  EXPECT_EQ(type(engine_->list_activities(forged)), "InvalidToken");
+}
+
 TEST_P(EngineTest, UpdatedMachinesKeepRunningExecutionsOnTheirRevision) {
   open_engine();
   std::string m = create("Rev", R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":10,"Next":"P"},

@@ -755,6 +755,28 @@ TEST_P(AwsApiTest, ListExecutionsPaginatesOver250) {
       R"({"__type":"ResourceNotFound","message":"Resource not found: 'arn:aws:states:local:0:mapRun:M/x:y'","resourceName":"arn:aws:states:local:0:mapRun:M/x:y"})");
 }
 
+// AWS: ExecutionStarted names the roleArn of the revision the execution runs, and so does
+// $$.Execution.RoleArn; an execution started before UpdateStateMachine keeps the role it began
+// with, also after the execution rests in the store (a Wait) and is woken from it.
+TEST_P(AwsApiTest, ExecutionStartedNamesTheRoleOfTheRevisionItRuns) {
+  const std::string machine = create("Roles", R"({"StartAt":"W","States":{
+    "W":{"Type":"Wait","Seconds":10,"Next":"P"},
+    "P":{"Type":"Pass","Parameters":{"role.$":"$$.Execution.RoleArn"},"End":true}}})");
+  const std::string first = start(machine, "r1");
+  const std::string other_role = "arn:aws:iam::000000000000:role/other";
+  ok("UpdateStateMachine", Json{{"stateMachineArn", machine}, {"roleArn", other_role}});
+  const std::string second = start(machine, "r2");
+  advance(10'000'000);
+  EXPECT_EQ(finish(first)["output"], (Json{{"role", kRole}}.dump()));
+  EXPECT_EQ(finish(second)["output"], (Json{{"role", other_role}}.dump()));
+  std::vector<Json> h1 = history(first);
+  std::vector<Json> h2 = history(second);
+  ASSERT_FALSE(h1.empty());
+  ASSERT_FALSE(h2.empty());
+  EXPECT_EQ(h1[0]["executionStartedEventDetails"]["roleArn"], kRole) << h1[0].dump();
+  EXPECT_EQ(h2[0]["executionStartedEventDetails"]["roleArn"], other_role) << h2[0].dump();
+}
+
 TEST_P(AwsApiTest, GetExecutionHistory) {
   const std::string machine = create("Hello", kPassMachine);
   const std::string execution = start(machine, "h1", R"({"x":1})");
@@ -767,7 +789,7 @@ TEST_P(AwsApiTest, GetExecutionHistory) {
        {"executionStartedEventDetails",
         {{"input", R"({"x":1})"},
          {"inputDetails", {{"truncated", false}}},
-         {"roleArn", ""},
+         {"roleArn", kRole},
          {"stateMachineArn", machine}}}},
       {{"timestamp", kStartDate},
        {"type", "PassStateEntered"},
