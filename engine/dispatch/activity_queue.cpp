@@ -36,38 +36,34 @@ class ActivityQueue::Impl {
     if (task.started) return;  // a worker holds it since before the restart
     const std::string activity = task.resource;
     std::shared_ptr<Poll> taker;
+    ActivityTask given{task.token, asl::dump_compact(task.payload)};
     {
       std::lock_guard lock(mu_);
-      if (stopped_ || tasks_.count(task.token)) return;
-      auto& waiting = polls_[activity];
-      while (!waiting.empty() && !taker) {
-        taker = std::move(waiting.front());
-        waiting.pop_front();
-        if (taker->answered) taker.reset();
-      }
-      if (waiting.empty()) polls_.erase(activity);
+      if (stopped_ || tasks_.count(task.token) || transit_.count(task.token)) return;
+      taker = next_poll_locked(activity);
       if (!taker) {
-        tasks_[task.token] = Queued{task.token, asl::dump_compact(task.payload)};
+        tasks_[task.token] = Queued{task.token, std::move(given.input)};
         queues_[activity].push_back(task.token);
         return;
       }
-      taker->answered = true;
-      --waiting_count_;
+      give_locked(*taker, given);
     }
-    hand_out(*taker, ActivityTask{task.token, asl::dump_compact(task.payload)});
+    hand_out(*taker, std::move(given));
   }
 
   void cancel(const std::string& token) {
     std::lock_guard lock(mu_);
     tasks_.erase(token);  // its queue entry is skipped when reached
+    transit_.erase(token);
   }
 
-  void poll(const std::string& activity, const std::string& worker,
-            std::chrono::milliseconds wait, PollReply done) {
+  PollId poll(const std::string& activity, const std::string& worker,
+              std::chrono::milliseconds wait, PollReply done, Handoff handoff) {
     auto p = std::make_shared<Poll>();
     p->activity = activity;
     p->worker = worker;
     p->done = std::move(done);
+    p->handoff = handoff;
     std::optional<ActivityTask> task;
     {
       std::lock_guard lock(mu_);
@@ -77,13 +73,16 @@ class ActivityQueue::Impl {
         task = take_locked(activity);
         if (task) {
           p->answered = true;
+          give_locked(*p, *task);
         } else if (wait.count() > 0) {
+          p->id = ++last_id_;
           p->deadline = Clock::now() + std::min(wait, options_.max_wait);
           polls_[activity].push_back(p);
           deadlines_.emplace(p->deadline, p);
+          by_id_.emplace(p->id, p);
           ++waiting_count_;
           cv_.notify_one();
-          return;
+          return p->id;
         } else {
           p->answered = true;
         }
@@ -94,6 +93,76 @@ class ActivityQueue::Impl {
     } else {
       p->done(std::nullopt);
     }
+    return 0;
+  }
+
+  bool withdraw(PollId id) {
+    std::shared_ptr<Poll> p;
+    {
+      std::lock_guard lock(mu_);
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) return false;
+      p = it->second;
+      if (p->claiming) {
+        p->withdrawn = true;  // ends empty unless the store gave it a task
+        return false;
+      }
+      if (p->answered) return false;
+      unwait_locked(p);
+      auto list = polls_.find(p->activity);
+      if (list != polls_.end()) {
+        std::erase(list->second, p);
+        if (list->second.empty()) polls_.erase(list);
+      }
+      auto [first, last] = deadlines_.equal_range(p->deadline);
+      for (auto d = first; d != last; ++d) {
+        if (d->second == p) {
+          deadlines_.erase(d);
+          break;
+        }
+      }
+    }
+    p->done(std::nullopt);
+    return true;
+  }
+
+  void delivered(const std::string& token) {
+    std::string worker;
+    {
+      std::lock_guard lock(mu_);
+      auto it = transit_.find(token);
+      if (it == transit_.end()) return;
+      worker = std::move(it->second.worker);
+      transit_.erase(it);
+    }
+    engine_.task_started(token, worker);
+  }
+
+  void returned(const std::string& token) {
+    std::shared_ptr<Poll> taker;
+    ActivityTask given;
+    {
+      std::lock_guard lock(mu_);
+      auto it = transit_.find(token);
+      if (it == transit_.end()) return;
+      InTransit t = std::move(it->second);
+      transit_.erase(it);
+      if (stopped_) return;
+      given = ActivityTask{token, std::move(t.input)};
+      taker = next_poll_locked(t.activity);
+      if (!taker) {
+        tasks_[token] = Queued{token, std::move(given.input)};
+        queues_[t.activity].push_front(token);
+        return;
+      }
+      give_locked(*taker, given);
+    }
+    hand_out(*taker, std::move(given));
+  }
+
+  std::size_t in_transit() const {
+    std::lock_guard lock(mu_);
+    return transit_.size();
   }
 
   std::size_t queued() const {
@@ -122,6 +191,7 @@ class ActivityQueue::Impl {
       }
       polls_.clear();
       deadlines_.clear();
+      by_id_.clear();
       waiting_count_ = 0;
     }
     cv_.notify_all();
@@ -135,12 +205,52 @@ class ActivityQueue::Impl {
   };
 
   struct Poll {
+    PollId id = 0;  // 0: never waited
     std::string activity;
     std::string worker;
     PollReply done;
+    Handoff handoff = Handoff::AtOnce;
     Clock::time_point deadline;
-    bool answered = false;  // guarded by mu_
+    bool answered = false;   // guarded by mu_: no longer waiting
+    bool claiming = false;   // guarded by mu_: claim_remote() asks the store for it
+    bool withdrawn = false;  // guarded by mu_: withdraw() came while it was claiming
   };
+
+  // A task given to a Handoff::OnDelivery poll whose delivery is not settled yet.
+  struct InTransit {
+    std::string activity;
+    std::string worker;
+    std::string input;
+  };
+
+  // The poll stops waiting (it is being answered): out of the count and the id index.
+  void unwait_locked(const std::shared_ptr<Poll>& p) {
+    p->answered = true;
+    --waiting_count_;
+    by_id_.erase(p->id);
+  }
+
+  // The oldest poll waiting for `activity`, taken out of the waiting list (null when none).
+  std::shared_ptr<Poll> next_poll_locked(const std::string& activity) {
+    auto it = polls_.find(activity);
+    if (it == polls_.end()) return nullptr;
+    std::shared_ptr<Poll> taker;
+    while (!it->second.empty() && !taker) {
+      taker = std::move(it->second.front());
+      it->second.pop_front();
+      if (taker->answered) taker.reset();
+    }
+    if (it->second.empty()) polls_.erase(it);
+    if (taker) unwait_locked(taker);
+    return taker;
+  }
+
+  // `p` gets `task`: in transit until its delivery is settled when the poll asked so.
+  void give_locked(const Poll& p, const ActivityTask& task) {
+    if (p.handoff == Handoff::OnDelivery) {
+      transit_[task.token] = InTransit{p.activity, p.worker, task.input};
+    }
+  }
 
   // The oldest task still queued for `activity`.
   std::optional<ActivityTask> take_locked(const std::string& activity) {
@@ -159,9 +269,10 @@ class ActivityQueue::Impl {
     return out;
   }
 
-  // Tells the engine who took the task (ActivityStarted), then answers the poll.
+  // Answers the poll with its task; the engine hears who took it (ActivityStarted) first, or,
+  // for a poll that waits for the delivery, when delivered() is called.
   void hand_out(Poll& p, ActivityTask task) {
-    engine_.task_started(task.token, p.worker);
+    if (p.handoff == Handoff::AtOnce) engine_.task_started(task.token, p.worker);
     p.done(std::move(task));
   }
 
@@ -182,8 +293,7 @@ class ActivityQueue::Impl {
         std::shared_ptr<Poll> p = std::move(deadlines_.begin()->second);
         deadlines_.erase(deadlines_.begin());
         if (p->answered) continue;
-        p->answered = true;
-        --waiting_count_;
+        unwait_locked(p);
         auto& list = polls_[p->activity];
         std::erase(list, p);
         if (list.empty()) polls_.erase(p->activity);
@@ -219,31 +329,38 @@ class ActivityQueue::Impl {
         std::shared_ptr<Poll> taker;
         {
           std::lock_guard lock(mu_);
-          auto it = polls_.find(activity);
-          if (it == polls_.end()) break;
-          while (!it->second.empty() && !taker) {
-            taker = std::move(it->second.front());
-            it->second.pop_front();
-            if (taker->answered) taker.reset();
-          }
-          if (it->second.empty()) polls_.erase(it);
+          taker = next_poll_locked(activity);
           if (!taker) break;
-          taker->answered = true;
-          --waiting_count_;
+          // Still known by its id while the store is asked: withdraw() marks it.
+          taker->claiming = true;
+          by_id_.emplace(taker->id, taker);
         }
         auto claimed = engine_.store().claim_activity_task(activity, before, taker->worker);
         if (!claimed.ok() || !claimed->has_value()) {
-          // Nothing to take: the poll goes back to the front and keeps waiting.
-          std::lock_guard lock(mu_);
-          taker->answered = false;
-          ++waiting_count_;
-          polls_[activity].push_front(taker);
+          // Nothing to take: the poll goes back to the front and keeps waiting, unless it was
+          // withdrawn or the queue shut down meanwhile: then it ends now, empty.
+          bool end = false;
+          {
+            std::lock_guard lock(mu_);
+            taker->claiming = false;
+            end = stopped_ || taker->withdrawn || Clock::now() >= taker->deadline;
+            if (end) {
+              by_id_.erase(taker->id);
+            } else {
+              taker->answered = false;
+              ++waiting_count_;
+              polls_[activity].push_front(taker);
+            }
+          }
+          if (end) taker->done(std::nullopt);
           break;
         }
         TaskRecord& task = **claimed;
         bool local = false;
         {
           std::lock_guard lock(mu_);
+          taker->claiming = false;
+          by_id_.erase(taker->id);
           local = tasks_.erase(task.token) > 0;
         }
         if (local) {
@@ -266,10 +383,13 @@ class ActivityQueue::Impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
-  std::unordered_map<std::string, Queued> tasks_;                   // token -> queued task
+  std::unordered_map<std::string, Queued> tasks_;                    // token -> queued task
   std::unordered_map<std::string, std::deque<std::string>> queues_;  // activity -> tokens
   std::unordered_map<std::string, std::deque<std::shared_ptr<Poll>>> polls_;  // waiting
   std::multimap<Clock::time_point, std::shared_ptr<Poll>> deadlines_;
+  std::unordered_map<PollId, std::shared_ptr<Poll>> by_id_;  // waiting polls, for withdraw()
+  std::unordered_map<std::string, InTransit> transit_;       // token -> handed out, unsettled
+  PollId last_id_ = 0;
   std::size_t waiting_count_ = 0;
   std::thread thread_;  // last: starts after the members it uses
 };
@@ -279,10 +399,16 @@ ActivityQueue::ActivityQueue(Engine& engine, ActivityQueueOptions options)
 ActivityQueue::~ActivityQueue() = default;
 void ActivityQueue::push(const TaskDispatch& task) { impl_->push(task); }
 void ActivityQueue::cancel(const std::string& token) { impl_->cancel(token); }
-void ActivityQueue::poll(const std::string& activity_arn, const std::string& worker_name,
-                         std::chrono::milliseconds wait, PollReply done) {
-  impl_->poll(activity_arn, worker_name, wait, std::move(done));
+ActivityQueue::PollId ActivityQueue::poll(const std::string& activity_arn,
+                                          const std::string& worker_name,
+                                          std::chrono::milliseconds wait, PollReply done,
+                                          Handoff handoff) {
+  return impl_->poll(activity_arn, worker_name, wait, std::move(done), handoff);
 }
+bool ActivityQueue::withdraw(PollId id) { return impl_->withdraw(id); }
+void ActivityQueue::delivered(const std::string& token) { impl_->delivered(token); }
+void ActivityQueue::returned(const std::string& token) { impl_->returned(token); }
+std::size_t ActivityQueue::in_transit() const { return impl_->in_transit(); }
 std::size_t ActivityQueue::queued() const { return impl_->queued(); }
 std::size_t ActivityQueue::waiting_polls() const { return impl_->waiting_polls(); }
 void ActivityQueue::shutdown() { impl_->shutdown(); }

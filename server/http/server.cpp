@@ -230,6 +230,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   ~Session() override {
     if (!closed_) core_->session_closed();
+    end_pending();
   }
 
   void start() {
@@ -258,7 +259,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Exchange exchange;
     Clock::time_point started;
     std::optional<HttpResponse> response;
-    bool close = false;  // the connection ends after this answer
+    bool close = false;                       // the connection ends after this answer
+    std::shared_ptr<RequestContext> context;  // null for the server's own answers
   };
 
   static auto on_done(const char* what) {
@@ -347,7 +349,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         phase_ = Phase::Idle;
         arm_read(in_flight() == 0 ? Clock::now() + opt.idle_timeout : kNever);
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kUse);
-        if (ec) break;
+        if (ec) {
+          peer_gone_ = true;  // end of stream, a reset, or closed here
+          break;
+        }
         buffer_.commit(n);
       }
       phase_ = Phase::Reading;
@@ -397,7 +402,30 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (close_after_) break;
     }
     reading_ = false;
+    if (peer_gone_) cancel_pending();
     notify(writer_signal_);
+  }
+
+  // The peer ended its side of the connection while requests were in flight: the client went
+  // away. Their contexts hear of it; the answers of cancellable ones will not be written.
+  void cancel_pending() {
+    std::vector<std::shared_ptr<RequestContext>> contexts;
+    for (auto& [seq, p] : pending_) {
+      if (p.context) contexts.push_back(p.context);
+    }
+    for (auto& c : contexts) c->client_gone();
+  }
+
+  // The connection is closed (or the session ends): no answer still pending will be written.
+  void end_pending() {
+    std::vector<std::shared_ptr<RequestContext>> contexts;
+    for (auto& [seq, p] : pending_) {
+      if (p.context) contexts.push_back(p.context);
+    }
+    for (auto& c : contexts) {
+      c->client_gone();
+      c->settle(false);
+    }
   }
 
   // The size of the request line and header fields as sent (CRLFs included).
@@ -435,6 +463,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                ec != http::error::end_of_stream && ec != http::error::partial_message) {
       r = error_response(400, aws, "BadRequest", "Malformed HTTP request: " + ec.message());
     } else {
+      peer_gone_ = true;
       return;  // the peer went away, or the connection is closing: nobody to answer
     }
     const std::uint64_t seq = next_seq_++;
@@ -488,6 +517,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Caller caller;
     caller.remote = remote_;
     caller.request_id = p.exchange.request_id;
+    p.context = std::make_shared<RequestContext>();
+    caller.context = p.context;
 
     const bool aws = !p.exchange.amz_target.empty();
     Responder respond{core_weak_.lock(), this->weak_from_this(), seq,
@@ -533,6 +564,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       const bool last_one = next_write_ + 1 == next_seq_;
       const bool last =
           p.close || (last_one && (!reading_ || (stop_reading_ && phase_ == Phase::Idle)));
+      if (p.context && p.context->abandoned()) {
+        // The client went away and the handler asked to know: nobody takes this answer.
+        p.context->settle(false);
+        ++next_write_;
+        notify(reader_signal_);
+        if (last) break;
+        continue;
+      }
       auto res = to_beast(std::move(*p.response), p.exchange.request_id, !last,
                           p.exchange.method == "HEAD");
       writing_ = true;
@@ -542,6 +581,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       arm_write(kNever);
       ++next_write_;
       notify(reader_signal_);
+      if (p.context) p.context->settle(!ec);
       if (ec) {
         close();
         co_return;
@@ -601,6 +641,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     reader_signal_.cancel();
     writer_signal_.cancel();
     core_->session_closed();
+    end_pending();
   }
 
   Core* core_;
@@ -619,6 +660,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool writing_ = false;       // a write is in progress
   bool stop_reading_ = false;  // the server stops: serve what is in flight, read nothing new
   bool read_timed_out_ = false;
+  bool peer_gone_ = false;  // the peer ended (or reset) its side while it was read
   std::optional<std::uint64_t> close_after_;
   std::uint64_t next_seq_ = 0;    // sequence number of the next request read
   std::uint64_t next_write_ = 0;  // sequence number of the next answer to write

@@ -10,6 +10,13 @@
 // Every request gets an id (a UUID): Caller::request_id, and the `x-amzn-RequestId` header of the
 // answer (AWS's SDKs read it under that name).
 //
+// Every request also gets a RequestContext (Caller::context, server/http/message.hpp): while
+// its answer is pending, the connection keeps being read, so a peer that closes (or resets) its
+// end is noticed at once and the contexts of the requests in flight hear that the client went
+// away; so do they when the server closes the connection. The answers of requests whose handler
+// asked for that (on_cancel) are then dropped, not written; the others are written as before
+// (a peer may half-close and still read). Each context is told whether its answer was written.
+//
 // Limits, each answered with a JSON error (`{"code":..,"message":..}`, or `{"__type":..,
 // "message":..}` when the request carries X-Amz-Target) and then closing the connection:
 //   body over max_body_bytes                 413 "Request body exceeds the limit of N bytes"

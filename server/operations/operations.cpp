@@ -3,6 +3,7 @@
 #include "asl/core/json.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace stepd::server {
@@ -616,15 +617,51 @@ void Operations::get_activity_task_async(const Caller& caller, const std::string
   auto activity = engine_.describe_activity(arn);
   if (auto* e = std::get_if<ApiError>(&activity)) return refuse(*e);
   wait = std::clamp(wait, std::chrono::milliseconds(0), kMaxPollWait);
-  tasks_.activities->poll(
+  engine::ActivityQueue* queue = tasks_.activities;
+  const std::shared_ptr<RequestContext> context = caller.context;
+  if (!context) {
+    // No connection to watch (an in-process call): the task counts as started when handed out.
+    queue->poll(
+        arn, worker_name, wait,
+        [this, caller, arn, done = std::move(done)](std::optional<engine::ActivityTask> task) {
+          if (task) {
+            remember_handed_out(task->token, arn);
+            STEPD_AUDIT("GetActivityTask", arn, "ok");
+          }
+          done(std::move(task));
+        });
+    return;
+  }
+  // Over a connection: a worker that goes away while the poll waits withdraws it (it must not
+  // take a task nobody will get), and a task counts as started only once its answer was written;
+  // an answer that could not be written gives the task back to the queue. The callbacks hold a
+  // copy of the caller without the context (the context holds them).
+  Caller who = caller;
+  who.context.reset();
+  // Asked before polling, so that a client gone before poll() returns is not missed.
+  auto poll_id = std::make_shared<std::atomic<engine::ActivityQueue::PollId>>(0);
+  context->on_cancel([queue, poll_id] {
+    if (const auto id = poll_id->load()) queue->withdraw(id);
+  });
+  const auto id = queue->poll(
       arn, worker_name, wait,
-      [this, caller, arn, done = std::move(done)](std::optional<engine::ActivityTask> task) {
+      [this, who, arn, context, queue,
+       done = std::move(done)](std::optional<engine::ActivityTask> task) {
         if (task) {
+          // Known before the worker can report it (the grant check of SendTask* reads it).
           remember_handed_out(task->token, arn);
-          STEPD_AUDIT("GetActivityTask", arn, "ok");
+          context->on_written([this, who, arn, queue, token = task->token](bool written) {
+            if (!written) return queue->returned(token);
+            queue->delivered(token);
+            const Caller& caller = who;
+            STEPD_AUDIT("GetActivityTask", arn, "ok");
+          });
         }
         done(std::move(task));
-      });
+      },
+      engine::ActivityQueue::Handoff::OnDelivery);
+  poll_id->store(id);
+  if (id != 0 && context->cancelled()) queue->withdraw(id);
 }
 
 // The checks every SendTask* makes, then the engine call. A worker may report only the tasks
@@ -673,6 +710,9 @@ void Operations::report_task(const Caller& caller, std::string_view operation,
     STEPD_AUDIT(operation, resource, outcome_of(r));
     done(std::move(r));
   };
+  // A report proves that the worker got the task: if its answer's delivery is not settled yet,
+  // ActivityStarted is recorded now, before the outcome (the engine takes them in this order).
+  if (tasks_.activities != nullptr) tasks_.activities->delivered(token);
   if (heartbeat) {
     engine_.heartbeat_task_async(token, std::move(reply));
   } else {

@@ -166,11 +166,24 @@ class Operations {
   // shuts down. `worker_name` (0-80 characters; may be empty) goes into the history's
   // ActivityStarted. Errors, answered at once: AccessDeniedException (role, grant),
   // InvalidArn, ActivityDoesNotExist, ValidationException (worker name), ServiceUnavailable
-  // (no task queue). REQUIRES: every poll is answered (ActivityQueue::shutdown answers those
-  // still waiting) before the Operations is destroyed.
+  // (no task queue).
+  //
+  // A call over a connection (caller.context set) watches it: a client that goes away while the
+  // poll waits withdraws the poll at once (`done` gets nullopt, which nobody reads), so it takes
+  // no task; and a task counts as started (ActivityStarted, the audit record) only once its
+  // answer was written to the connection; an answer that could not be written gives the task
+  // back to the front of the queue for the next poll, never started. A call without a context
+  // counts the task as started when it is handed out.
+  //
+  // REQUIRES: every poll is answered (ActivityQueue::shutdown answers those still waiting)
+  // before the Operations is destroyed, and the HTTP server whose requests it serves is
+  // destroyed before the ActivityQueue (a connection settles its answers until then).
   void get_activity_task_async(const Caller& caller, const std::string& activity_arn,
                                const std::string& worker_name, std::chrono::milliseconds wait,
                                PollReply done);
+  // A report accepted for a task whose answer's delivery is not settled yet records it as
+  // started first (the worker evidently got it).
+  //
   // SendTaskSuccess: `output` is JSON text. InvalidOutput when it is not JSON,
   // ValidationException over kMaxTaskOutputBytes. Then the engine's token errors: InvalidToken,
   // TaskDoesNotExist (unknown, or already completed), TaskTimedOut. `done` is called once the

@@ -1,11 +1,15 @@
 // The AWS Step Functions API's activity and task operations (CreateActivity ... SendTaskHeartbeat),
 // in process over a real Engine with the real Dispatcher, on SQLite (and PostgreSQL when
-// STEPD_TEST_PG_URL is set): the model's shapes, AWS's error names, the long poll.
+// STEPD_TEST_PG_URL is set): the model's shapes, AWS's error names, the long poll, and a poll
+// whose client went away (withdrawn; a task whose answer was not written goes back). Then the
+// same against the real `stepd` binary: a worker that closes its connection mid-poll takes no
+// task, over the AWS protocol and over REST.
 #include "server/aws/aws_api.hpp"
 
 #include "engine/dispatch/dispatcher.hpp"
 #include "engine/dispatch/registry.hpp"
 #include "server/aws/aws_protocol.hpp"
+#include "tests/server/process/stepd_process.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 namespace stepd::server {
 namespace {
@@ -94,6 +99,13 @@ class AwsActivitiesTest : public ::testing::TestWithParam<std::string> {
   static Caller admin() {
     Caller c;
     c.request_id = "req-1";
+    return c;
+  }
+  // A caller over a connection, as the HTTP server makes it: `context` is the connection's side.
+  static Caller connected(std::shared_ptr<RequestContext> context, std::string request_id) {
+    Caller c;
+    c.request_id = std::move(request_id);
+    c.context = std::move(context);
     return c;
   }
   static Caller worker(std::vector<std::string> activities) {
@@ -346,6 +358,254 @@ TEST_P(AwsActivitiesTest, TaskErrorsHaveAwsNames) {
   EXPECT_EQ(wait_end(lost)["error"], "States.HeartbeatTimeout");
   expect_error("SendTaskHeartbeat", Json{{"taskToken", late["taskToken"]}}, "TaskTimedOut",
                "Task Timed Out");
+}
+
+// The connection of a waiting GetActivityTask closes: the poll is withdrawn at once (it answers
+// {}, which nobody reads) and the next task waits for a live worker instead.
+TEST_P(AwsActivitiesTest, APollWhoseClientWentAwayIsWithdrawn) {
+  ok("CreateActivity", Json{{"name", "Work"}});
+  const std::string m = machine("Worked", activity_machine());
+  auto context = std::make_shared<RequestContext>();
+  auto answer = std::make_shared<std::promise<HttpResponse>>();
+  send("GetActivityTask", Json{{"activityArn", kWork}, {"workerName", "gone"}}.dump(),
+       connected(context, "req-gone"),
+       [answer](HttpResponse r) { answer->set_value(std::move(r)); });
+  auto answered = answer->get_future();
+  EXPECT_EQ(answered.wait_for(100ms), std::future_status::timeout);
+  EXPECT_EQ(dispatcher_->activities().waiting_polls(), 1u);
+  context->client_gone();  // what the server does when the peer closes
+  ASSERT_EQ(answered.wait_for(1s), std::future_status::ready) << "the poll was not withdrawn";
+  HttpResponse r = answered.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), Json::object());
+  EXPECT_EQ(dispatcher_->activities().waiting_polls(), 0u);
+  context->settle(false);  // the server drops that answer
+
+  const std::string arn = start(m, "e1");
+  const auto asked = Clock::now();
+  Json task = ok("GetActivityTask", Json{{"activityArn", kWork}, {"workerName", "live"}});
+  ASSERT_TRUE(task.contains("taskToken")) << task.dump();
+  EXPECT_LT(Clock::now() - asked, 2s);
+  EXPECT_EQ(ok("SendTaskSuccess", Json{{"taskToken", task["taskToken"]}, {"output", "{}"}}),
+            Json::object());
+  EXPECT_EQ(wait_end(arn)["status"], "SUCCEEDED");
+  Json history = ok("GetExecutionHistory", Json{{"executionArn", arn}});
+  std::vector<std::string> workers;
+  for (const Json& e : history["events"]) {
+    if (e["type"] == "ActivityStarted") {
+      workers.push_back(e["activityStartedEventDetails"].value("workerName", ""));
+    }
+  }
+  EXPECT_EQ(workers, std::vector<std::string>{"live"});
+}
+
+// A client gone before its poll reached the queue: the poll is withdrawn as soon as it is made.
+TEST_P(AwsActivitiesTest, APollOfAClientAlreadyGoneEndsAtOnce) {
+  ok("CreateActivity", Json{{"name", "Work"}});
+  auto context = std::make_shared<RequestContext>();
+  context->client_gone();
+  const auto asked = Clock::now();
+  HttpResponse r = call("GetActivityTask", Json{{"activityArn", kWork}},
+                        connected(context, "req-early"));
+  EXPECT_LT(Clock::now() - asked, 500ms);  // not the 1 s wait
+  EXPECT_EQ(Json::parse(r.body), Json::object());
+  EXPECT_EQ(dispatcher_->activities().waiting_polls(), 0u);
+}
+
+// A task handed to a poll whose answer could not be written goes back to the front of the queue,
+// not started: the next poll gets that same task, and ActivityStarted names that worker only.
+// A task counts as started once its answer is written.
+TEST_P(AwsActivitiesTest, ATaskWhoseAnswerWasNotWrittenGoesToTheNextPoll) {
+  ok("CreateActivity", Json{{"name", "Work"}});
+  const std::string m = machine("Worked", activity_machine());
+  const std::string first = start(m, "first");
+  const std::string second = start(m, "second");
+  for (int i = 0; i < 200 && dispatcher_->activities().queued() < 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(dispatcher_->activities().queued(), 2u);
+
+  auto lost = std::make_shared<RequestContext>();
+  Json taken = ok("GetActivityTask", Json{{"activityArn", kWork}, {"workerName", "lost"}},
+                  connected(lost, "req-lost"));
+  ASSERT_TRUE(taken.contains("taskToken")) << taken.dump();
+  EXPECT_EQ(dispatcher_->activities().in_transit(), 1u);
+  lost->settle(false);  // the write failed: the connection was gone
+  EXPECT_EQ(dispatcher_->activities().in_transit(), 0u);
+  EXPECT_EQ(dispatcher_->activities().queued(), 2u);
+
+  auto delivered = std::make_shared<RequestContext>();
+  Json again = ok("GetActivityTask", Json{{"activityArn", kWork}, {"workerName", "got-it"}},
+                  connected(delivered, "req-ok"));
+  ASSERT_TRUE(again.contains("taskToken")) << again.dump();
+  EXPECT_EQ(again["taskToken"], taken["taskToken"]);
+  EXPECT_EQ(again["input"], taken["input"]);
+  delivered->settle(true);  // written to the connection: now it is started
+  EXPECT_EQ(dispatcher_->activities().in_transit(), 0u);
+  EXPECT_EQ(ok("SendTaskSuccess", Json{{"taskToken", again["taskToken"]}, {"output", "{}"}}),
+            Json::object());
+  Json done = wait_end(first);
+  EXPECT_EQ(done["status"], "SUCCEEDED");
+  Json history = ok("GetExecutionHistory", Json{{"executionArn", first}});
+  std::vector<std::string> types;
+  for (const Json& e : history["events"]) types.push_back(e["type"]);
+  EXPECT_THAT(types, ::testing::ElementsAre("ExecutionStarted", "TaskStateEntered",
+                                            "ActivityScheduled", "ActivityStarted",
+                                            "ActivitySucceeded", "TaskStateExited",
+                                            "ExecutionSucceeded"));
+  EXPECT_EQ(history["events"][3]["activityStartedEventDetails"]["workerName"], "got-it");
+
+  // A report before the delivery is settled (the worker answered faster than the server noted
+  // the write) still records ActivityStarted first.
+  auto racing = std::make_shared<RequestContext>();
+  Json next = ok("GetActivityTask", Json{{"activityArn", kWork}, {"workerName", "quick"}},
+                 connected(racing, "req-quick"));
+  ASSERT_TRUE(next.contains("taskToken")) << next.dump();
+  EXPECT_EQ(ok("SendTaskSuccess", Json{{"taskToken", next["taskToken"]}, {"output", "{}"}}),
+            Json::object());
+  EXPECT_EQ(dispatcher_->activities().in_transit(), 0u);
+  racing->settle(true);
+  EXPECT_EQ(wait_end(second)["status"], "SUCCEEDED");
+  Json second_history = ok("GetExecutionHistory", Json{{"executionArn", second}});
+  ASSERT_GE(second_history["events"].size(), 5u);
+  EXPECT_EQ(second_history["events"][3]["type"], "ActivityStarted");
+  EXPECT_EQ(second_history["events"][3]["activityStartedEventDetails"]["workerName"], "quick");
+  EXPECT_EQ(second_history["events"][4]["type"], "ActivitySucceeded");
+}
+
+// --- Against the real stepd binary ----------------------------------------------------------
+
+test::HeaderList aws_headers(const std::string& operation) {
+  return {{"X-Amz-Target", "AWSStepFunctions." + operation},
+          {"Content-Type", "application/x-amz-json-1.0"}};
+}
+
+test::HttpReply aws_call(unsigned short port, const std::string& operation, const Json& body,
+                         std::chrono::milliseconds timeout = 10s) {
+  return test::http_request(port, "POST", "/", body.dump(), aws_headers(operation), timeout);
+}
+
+class ClosedPollProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stepd_.start()) << stepd_.log();
+    port_ = stepd_.port();
+    ASSERT_EQ(aws_call(port_, "CreateActivity", Json{{"name", "Work"}}).status, 200);
+    test::HttpReply m =
+        aws_call(port_, "CreateStateMachine",
+                 Json{{"name", "Worked"}, {"definition", activity_machine()}, {"roleArn", kRole}});
+    ASSERT_EQ(m.status, 200) << m.body;
+    machine_ = Json::parse(m.body).value("stateMachineArn", "");
+  }
+  void TearDown() override { EXPECT_EQ(stepd_.stop(), 0) << stepd_.log(); }
+
+  std::string start(const std::string& name) {
+    test::HttpReply r = aws_call(port_, "StartExecution",
+                                 Json{{"stateMachineArn", machine_}, {"name", name}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body, nullptr, false).value("executionArn", "");
+  }
+
+  // Polls with a proper client; fails unless a task comes within 2 s. Returns the token.
+  std::string poll_promptly(const std::string& worker) {
+    const auto asked = Clock::now();
+    test::HttpReply r = aws_call(
+        port_, "GetActivityTask", Json{{"activityArn", kWork}, {"workerName", worker}}, 5s);
+    const auto took = Clock::now() - asked;
+    EXPECT_EQ(r.status, 200) << r.error << r.body;
+    EXPECT_LT(took, 2s) << "the task went to a poll whose client had gone";
+    Json body = Json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(body.contains("taskToken")) << r.body;
+    return body.value("taskToken", "");
+  }
+
+  // Completes the task, waits for the execution's end and returns its ActivityStarted workers.
+  std::vector<std::string> finish(const std::string& token, const std::string& arn) {
+    EXPECT_EQ(aws_call(port_, "SendTaskSuccess", Json{{"taskToken", token}, {"output", "{}"}})
+                  .status,
+              200);
+    const auto deadline = Clock::now() + 10s;
+    Json d;
+    do {
+      d = Json::parse(
+          aws_call(port_, "DescribeExecution", Json{{"executionArn", arn}}).body, nullptr, false);
+      if (d.value("status", "") != "RUNNING") break;
+      std::this_thread::sleep_for(20ms);
+    } while (Clock::now() < deadline);
+    EXPECT_EQ(d.value("status", ""), "SUCCEEDED") << d.dump();
+    Json h = Json::parse(
+        aws_call(port_, "GetExecutionHistory", Json{{"executionArn", arn}}).body, nullptr, false);
+    std::vector<std::string> workers;
+    if (!h.is_object() || !h.contains("events")) {
+      ADD_FAILURE() << "no history for " << arn;
+      return workers;
+    }
+    for (const Json& e : h["events"]) {
+      if (e["type"] == "ActivityStarted") {
+        workers.push_back(e["activityStartedEventDetails"].value("workerName", ""));
+      }
+    }
+    return workers;
+  }
+
+  test::StepdProcess stepd_;
+  unsigned short port_ = 0;
+  std::string machine_;
+};
+
+TEST_F(ClosedPollProcessTest, AnAwsPollWhoseSocketClosedDoesNotTakeTheNextTask) {
+  // A worker starts a long poll (stepd's default wait: 60 s) and dies.
+  test::TestConnection killed;
+  ASSERT_TRUE(killed.connect(port_));
+  ASSERT_TRUE(killed.send(test::format_request(
+      "POST", "/", Json{{"activityArn", kWork}, {"workerName", "killed"}}.dump(),
+      aws_headers("GetActivityTask"))));
+  std::this_thread::sleep_for(300ms);  // the poll waits in the queue
+  killed.close();
+  std::this_thread::sleep_for(200ms);
+
+  const std::string arn = start("after-close");
+  const std::string token = poll_promptly("live");
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(finish(token, arn), std::vector<std::string>{"live"});
+}
+
+TEST_F(ClosedPollProcessTest, ManyClosedPollsAndARestPollDoNotHoldTasks) {
+  // Several dead pollers over both protocols, closed at once (no pause before the task comes:
+  // whichever way the race goes, withdrawn poll or unwritten answer, the live poll gets it).
+  std::vector<std::unique_ptr<test::TestConnection>> dead;
+  for (int i = 0; i < 4; ++i) {
+    auto c = std::make_unique<test::TestConnection>();
+    ASSERT_TRUE(c->connect(port_));
+    ASSERT_TRUE(c->send(test::format_request(
+        "POST", "/",
+        Json{{"activityArn", kWork}, {"workerName", "dead-" + std::to_string(i)}}.dump(),
+        aws_headers("GetActivityTask"))));
+    dead.push_back(std::move(c));
+  }
+  auto rest = std::make_unique<test::TestConnection>();
+  ASSERT_TRUE(rest->connect(port_));
+  ASSERT_TRUE(
+      rest->send(test::format_request("GET", "/v1/activities/Work/tasks?wait=60&worker=dead-rest")));
+  dead.push_back(std::move(rest));
+  std::this_thread::sleep_for(300ms);
+  for (auto& c : dead) c->close();
+
+  std::vector<std::string> arns;
+  for (int i = 0; i < 3; ++i) arns.push_back(start("e" + std::to_string(i)));
+  for (const std::string& arn : arns) {
+    // Over REST: 200 with the task, promptly.
+    const auto asked = Clock::now();
+    test::HttpReply r =
+        test::http_request(port_, "GET", "/v1/activities/Work/tasks?wait=5&worker=live", "", {},
+                           10s);
+    EXPECT_LT(Clock::now() - asked, 2s) << "a task went to a poll whose client had gone";
+    ASSERT_EQ(r.status, 200) << r.error << r.body;
+    Json task = Json::parse(r.body, nullptr, false);
+    const std::string token = task.value("token", "");
+    ASSERT_FALSE(token.empty()) << r.body;
+    EXPECT_EQ(finish(token, arn), std::vector<std::string>{"live"}) << arn;
+  }
 }
 
 }  // namespace
