@@ -1,27 +1,43 @@
 // Helpers of the workers SDK tests.
 //
 //  - ScriptedServer: a loopback TCP server (plain sockets, one thread) that accepts connections
-//    and, per request, either stays silent (to test time-outs) or answers a fixed raw HTTP response
-//    (to test how the client reads answers). It counts connections and requests.
+//    and, per request, either stays silent (to test time-outs) or answers a raw HTTP response
+//    (to test how the client reads answers): a fixed one, or what a function of the request says
+//    (to play a server's part in a Worker test). It counts connections and requests.
+//    aws_operation() and request_body() read a request it received.
+//  - WorkerProcess: a worker process (tests/workers-sdk/test_worker_main.cpp) spawned by PID,
+//    signalled, waited for, and killed (by its PID) if the test leaves it running.
+//  - read_text(), occurrences(): what a process wrote to a file.
 //  - free_port(): a loopback port nothing listens on right now.
 //  - wait_for(): polls a condition until it holds or a deadline passes.
 //  - Definitions of the machines the tests run.
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+extern char **environ;
 
 namespace stepd::test {
 
@@ -52,9 +68,15 @@ inline bool wait_for(const std::function<bool()> &condition,
 
 class ScriptedServer {
  public:
+  // Called on the server's thread with each complete request (head and body); returns the raw
+  // answer, or "" to stay silent on it.
+  using Responder = std::function<std::string(const std::string &request)>;
+
   // `answer`: the raw bytes sent after each complete request head (and body, by Content-Length); ""
   // to stay silent.
-  explicit ScriptedServer(std::string answer = "") : answer_(std::move(answer)) {
+  explicit ScriptedServer(std::string answer = "")
+      : ScriptedServer(Responder([answer](const std::string &) { return answer; })) {}
+  explicit ScriptedServer(Responder respond) : respond_(std::move(respond)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -136,17 +158,19 @@ class ScriptedServer {
             std::lock_guard lock(mu_);
             received_.push_back(data.substr(0, head_end + 4 + length));
           }
+          const std::string request = data.substr(0, head_end + 4 + length);
           data.erase(0, head_end + 4 + length);
           ++requests_;
-          if (!answer_.empty()) {
-            [[maybe_unused]] const ssize_t w = ::write(fds[k].fd, answer_.data(), answer_.size());
+          const std::string answer = respond_(request);
+          if (!answer.empty()) {
+            [[maybe_unused]] const ssize_t w = ::write(fds[k].fd, answer.data(), answer.size());
           }
         }
       }
     }
   }
 
-  std::string answer_;
+  Responder respond_;
   int listen_fd_ = -1;
   unsigned short port_ = 0;
   std::thread thread_;
@@ -165,5 +189,95 @@ inline std::string http_answer(int status, const std::string &reason, const std:
          "\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
 }
+
+// The operation of an AWS JSON request ("GetActivityTask" from `X-Amz-Target:
+// AWSStepFunctions.GetActivityTask`); "" when it has none.
+inline std::string aws_operation(const std::string &request) {
+  std::string lower = request.substr(0, request.find("\r\n\r\n"));
+  for (char &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string key = "x-amz-target: awsstepfunctions.";
+  const std::size_t at = lower.find(key);
+  if (at == std::string::npos) return "";
+  const std::size_t begin = at + key.size();
+  const std::size_t end = request.find("\r\n", begin);
+  return request.substr(begin, end - begin);
+}
+
+// The body of a request (what follows the blank line).
+inline std::string request_body(const std::string &request) {
+  const std::size_t at = request.find("\r\n\r\n");
+  return at == std::string::npos ? std::string() : request.substr(at + 4);
+}
+
+// A file's whole text ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path &path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// How many times `needle` occurs in `text`.
+inline int occurrences(const std::string &text, const std::string &needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A child process of the test. The destructor kills it (SIGKILL, by its PID) and reaps it when the
+// test did not wait for its exit.
+class WorkerProcess {
+ public:
+  WorkerProcess() = default;
+  ~WorkerProcess() {
+    if (pid_ > 0 && !status_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  WorkerProcess(const WorkerProcess &) = delete;
+  WorkerProcess &operator=(const WorkerProcess &) = delete;
+
+  // Spawns args[0] with `args`, stderr to `log` (stdout inherited). "" when it started, else why
+  // not.
+  std::string start(std::vector<std::string> args, const std::filesystem::path &log) {
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      pid_ = -1;
+      return "posix_spawn " + args[0] + ": " + std::strerror(rc);
+    }
+    return "";
+  }
+
+  pid_t pid() const { return pid_; }
+  bool signal(int sig) const { return pid_ > 0 && !status_ && ::kill(pid_, sig) == 0; }
+  // True while it has not exited (reaps it when it has).
+  bool running() {
+    if (pid_ <= 0 || status_) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    status_ = status;
+    return false;
+  }
+  // Waits up to `timeout` for the exit; its wait status (WIFEXITED, ...), or nullopt when it still
+  // runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    wait_for([&] { return !running(); }, timeout);
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
 
 }  // namespace stepd::test

@@ -1,7 +1,10 @@
 // stepd::worker::Worker against a real `stepd`: tasks in flight, automatic heartbeats, handler
 // exceptions as failures, back-off and reconnection when the server is away, stopping with tasks
-// held (in process, and a worker process sent SIGTERM). These need the server's activity
-// operations: until it has them, the tests fail in SetUp saying so.
+// held (in process, and a worker process sent SIGTERM, also with outcomes still queued). Reporting
+// in the background (pollers that do not wait for reports, the bound on pending outcomes, final
+// refusals, heartbeats ending with the handler) against a scripted server, which can hold reports
+// back as a real one cannot. The real-server tests need the server's activity operations: until
+// it has them, they fail in SetUp saying so.
 #include "stepd/worker/worker.hpp"
 
 #include "tests/server/process/stepd_process.hpp"
@@ -9,7 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -371,50 +377,30 @@ TEST(WorkerStartupTest, WaitsForAServerThatIsNotThereYet) {
 TEST_F(WorkerTest, SigtermToAWorkerProcessFinishesHeldTasks) {
   const std::string m = machine("Sigterm", one_task_machine(activity_));
   const std::filesystem::path out = stepd_.dir() / "worker.out";
-  std::vector<std::string> args = {kTestWorker, "--endpoint",  endpoint_,   "--activity",
-                                   activity_,   "--in-flight", "2",         "--sleep-ms",
-                                   "1500",      "--out",       out.string()};
-  std::vector<char *> argv;
-  for (auto &a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  const std::string log = (stepd_.dir() / "worker.log").string();
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, kTestWorker, &actions, nullptr, argv.data(), environ), 0)
-      << kTestWorker;
-  posix_spawn_file_actions_destroy(&actions);
-
-  auto read = [](const std::filesystem::path &p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  auto count = [&](const std::string &needle) {
-    const std::string text = read(out);
-    int n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-  };
+  const std::filesystem::path log = stepd_.dir() / "worker.log";
+  WorkerProcess process;
+  ASSERT_EQ(process.start({kTestWorker, "--endpoint", endpoint_, "--activity", activity_,
+                           "--in-flight", "2", "--sleep-ms", "1500", "--out", out.string()},
+                          log),
+            "");
+  auto count = [&](const std::string &needle) { return occurrences(read_text(out), needle); };
 
   const auto a = client_->start_execution({.state_machine_arn = m, .input = {{"n", 1}}});
   const auto b = client_->start_execution({.state_machine_arn = m, .input = {{"n", 2}}});
-  ASSERT_TRUE(wait_for([&] { return count("started") == 2; })) << read(out) << read(log);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(wait_for([&] { return count("started") == 2; })) << read_text(out) << read_text(log);
+  ASSERT_TRUE(process.signal(SIGTERM));
   const auto start = std::chrono::steady_clock::now();
   // A task queued after SIGTERM is not taken.
   const auto c = client_->start_execution({.state_machine_arn = m, .input = {{"n", 3}}});
 
-  int status = 0;
-  ASSERT_TRUE(wait_for([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 15s)) << read(log);
-  EXPECT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << read(log);
+  const auto status = process.wait_exit(15s);
+  ASSERT_TRUE(status.has_value()) << read_text(log);
+  EXPECT_TRUE(WIFEXITED(*status)) << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << read_text(log);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_EQ(count("finished"), 2) << read(out);
-  EXPECT_NE(read(out).find("stopped by signal 15"), std::string::npos) << read(out);
+  EXPECT_EQ(count("finished"), 2) << read_text(out);
+  EXPECT_NE(read_text(out).find("stopped by signal 15 succeeded=2"), std::string::npos)
+      << read_text(out);
 
   for (const auto &run : {a, b}) {
     const auto d = client_->describe_execution(run.execution_arn);
@@ -422,6 +408,282 @@ TEST_F(WorkerTest, SigtermToAWorkerProcessFinishesHeldTasks) {
   }
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(client_->describe_execution(c.execution_arn).status, "RUNNING");
+}
+
+// SIGTERM while outcomes wait for the reporter (one reporter, two outcomes, the server away): the
+// process does not exit with reports unsent; once the server is back it sends both, then exits 0.
+TEST_F(WorkerTest, SigtermDeliversQueuedReportsBeforeExit) {
+  const std::string m = machine("Flush", one_task_machine(activity_));
+  const unsigned short port = stepd_.port();
+  const std::filesystem::path out = stepd_.dir() / "worker.out";
+  const std::filesystem::path log = stepd_.dir() / "worker.log";
+  WorkerProcess process;
+  ASSERT_EQ(
+      process.start({kTestWorker, "--endpoint", endpoint_, "--activity", activity_, "--in-flight",
+                     "2", "--reporters", "1", "--sleep-ms", "1000", "--out", out.string()},
+                    log),
+      "");
+  auto count = [&](const std::string &needle) { return occurrences(read_text(out), needle); };
+  const auto a = client_->start_execution({.state_machine_arn = m, .input = {{"n", 1}}});
+  const auto b = client_->start_execution({.state_machine_arn = m, .input = {{"n", 2}}});
+  ASSERT_TRUE(wait_for([&] { return count("started") == 2; })) << read_text(out) << read_text(log);
+
+  // The server goes away while both handlers run: their outcomes can only wait.
+  ASSERT_EQ(stepd_.stop(), 0);
+  ASSERT_TRUE(wait_for([&] { return count("finished") == 2; }, 10s)) << read_text(out);
+  ASSERT_TRUE(wait_for(
+      [&] { return occurrences(read_text(log), "reporting a task failed (Connect") >= 1; }, 10s))
+      << read_text(log);
+  ASSERT_TRUE(process.signal(SIGTERM));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(process.running()) << "exited with two outcomes unsent\n" << read_text(log);
+  EXPECT_EQ(occurrences(read_text(out), "stopped by signal"), 0) << read_text(out);
+
+  StepdOptions again;
+  again.listen = "127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(stepd_.start(again)) << stepd_.log();
+  const auto status = process.wait_exit(20s);
+  ASSERT_TRUE(status.has_value()) << read_text(log);
+  EXPECT_TRUE(WIFEXITED(*status)) << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << read_text(log);
+  EXPECT_NE(read_text(out).find("stopped by signal 15 succeeded=2"), std::string::npos)
+      << read_text(out) << read_text(log);
+  // Sent before the exit: both executions have ended already, with the handlers' outputs.
+  int n = 1;
+  for (const auto &run : {a, b}) {
+    const auto d = client_->describe_execution(run.execution_arn);
+    EXPECT_EQ(d.status, "SUCCEEDED") << d.error << ": " << d.cause;
+    ASSERT_TRUE(d.output.has_value());
+    EXPECT_EQ(d.output->at("n"), n++);
+  }
+}
+
+// --- Reporting in the background, against a scripted server -----------------------------------
+
+const std::string kScriptedActivity = "arn:aws:states:local:000000000000:activity:scripted";
+
+std::string task_answer(const std::string &token, const json &input) {
+  return http_answer(200, "OK", json{{"taskToken", token}, {"input", input.dump()}}.dump());
+}
+
+std::string error_answer(int status, const std::string &type, const std::string &message) {
+  return http_answer(status, status >= 500 ? "Service Unavailable" : "Bad Request",
+                     json{{"__type", type}, {"message", message}}.dump());
+}
+
+// Pollers go on taking tasks while outcomes wait (here: refused with ServiceUnavailable), until
+// max_pending_reports are pending; then each poller holds its next outcome and polls no more. Once
+// the server accepts reports, every outcome is delivered exactly once and polling resumes.
+TEST(WorkerReportingTest, PollsAgainWhileReportsWaitUpToMaxPendingReports) {
+  std::mutex mu;
+  int polls = 0;
+  int handed = 0;
+  bool accept = false;
+  std::map<std::string, int> attempts;  // SendTaskSuccess requests per token
+  std::map<std::string, int> accepted;
+  ScriptedServer server([&](const std::string &request) -> std::string {
+    std::lock_guard lock(mu);
+    const std::string op = aws_operation(request);
+    if (op == "GetActivityTask") {
+      ++polls;
+      if (handed == 8) return "";  // no task left: the poll is held
+      ++handed;
+      return task_answer("t" + std::to_string(handed), {{"n", handed}});
+    }
+    if (op == "SendTaskSuccess") {
+      const std::string token = json::parse(request_body(request)).at("taskToken");
+      ++attempts[token];
+      if (!accept) return error_answer(503, "ServiceUnavailable", "busy");
+      ++accepted[token];
+      return http_answer(200, "OK", "{}");
+    }
+    return error_answer(400, "UnknownOperationException", op);
+  });
+  WorkerOptions o = quick_options(kScriptedActivity, 2);
+  o.heartbeat_interval = 0ms;
+  o.reporters = 1;
+  o.max_pending_reports = 3;
+  std::atomic<int> handled{0};
+  Worker worker({.endpoint = server.url()}, o, [&](const Task &task) {
+    ++handled;
+    return json{{"n", task.input().at("n")}};
+  });
+  worker.start();
+  // 3 outcomes pending (one being retried, two queued), and each of the 2 pollers holds one more.
+  ASSERT_TRUE(wait_for([&] { return worker.stats().tasks == 5; }, 10s)) << worker.stats().tasks;
+  std::this_thread::sleep_for(500ms);
+  auto stats = worker.stats();
+  EXPECT_EQ(stats.tasks, 5u) << "no poll while max_pending_reports outcomes are pending";
+  EXPECT_EQ(handled.load(), 5);
+  EXPECT_EQ(stats.reports_pending, 3);
+  EXPECT_EQ(stats.in_flight, 0) << "no handler runs: max_in_flight counts handlers";
+  EXPECT_EQ(stats.succeeded, 0u);
+  EXPECT_GE(stats.report_errors, 2u);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(polls, 5);
+    // One reporter: it retries the first outcome queued, the others wait their turn.
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_GE(attempts.begin()->second, 2) << "the first outcome is retried";
+    accept = true;
+  }
+  ASSERT_TRUE(wait_for([&] { return worker.stats().succeeded == 8; }, 10s))
+      << worker.stats().succeeded;
+  // Both pollers poll again (and are held: no task left).
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lock(mu);
+    return polls == 10;
+  }));
+  worker.stop();
+  worker.wait();
+  stats = worker.stats();
+  EXPECT_EQ(stats.tasks, 8u);
+  EXPECT_EQ(stats.succeeded, 8u);
+  EXPECT_EQ(stats.reports_pending, 0);
+  std::lock_guard lock(mu);
+  std::map<std::string, int> once;
+  for (int i = 1; i <= 8; ++i) once["t" + std::to_string(i)] = 1;
+  EXPECT_EQ(accepted, once);
+}
+
+// TaskDoesNotExist, TaskTimedOut and InvalidToken are final: the outcome is dropped (logged,
+// counted as abandoned), not retried. A 5xx is retried until the server takes the outcome.
+TEST(WorkerReportingTest, ARefusedOutcomeIsNotRetried) {
+  std::mutex mu;
+  std::vector<std::string> tokens = {"gone", "late", "bad", "flaky"};
+  std::size_t handed = 0;
+  std::map<std::string, int> attempts;
+  ScriptedServer server([&](const std::string &request) -> std::string {
+    std::lock_guard lock(mu);
+    const std::string op = aws_operation(request);
+    if (op == "GetActivityTask") {
+      if (handed == tokens.size()) return "";
+      const std::string token = tokens[handed++];
+      return task_answer(token, {{"token", token}});
+    }
+    const std::string token = json::parse(request_body(request)).at("taskToken");
+    const int attempt = ++attempts[op + " " + token];
+    if (token == "gone") return error_answer(400, "TaskDoesNotExist", "Task Does Not Exist");
+    if (token == "late") return error_answer(400, "TaskTimedOut", "Task Timed Out");
+    if (token == "bad") return error_answer(400, "InvalidToken", "Invalid Token: 'bad'");
+    if (attempt <= 2) return error_answer(500, "InternalError", "try again");
+    return http_answer(200, "OK", "{}");
+  });
+  WorkerOptions o = quick_options(kScriptedActivity, 1);
+  o.heartbeat_interval = 0ms;
+  std::vector<std::string> warnings;
+  o.log = [&](worker::LogLevel level, std::string_view message) {
+    std::lock_guard lock(mu);
+    if (level == worker::LogLevel::Warning) warnings.emplace_back(message);
+  };
+  Worker worker({.endpoint = server.url()}, o, [](const Task &task) -> json {
+    if (task.token() == "flaky") throw worker::TaskFailure("Job.Failed", "as planned");
+    return json{{"ok", true}};
+  });
+  worker.start();
+  ASSERT_TRUE(wait_for([&] {
+    const auto s = worker.stats();
+    return s.abandoned == 3 && s.failed == 1;
+  }));
+  worker.stop();
+  worker.wait();
+  const auto stats = worker.stats();
+  EXPECT_EQ(stats.succeeded, 0u);
+  EXPECT_EQ(stats.report_errors, 5u);  // three refusals, two 500s
+  std::lock_guard lock(mu);
+  EXPECT_EQ(attempts, (std::map<std::string, int>{{"SendTaskSuccess gone", 1},
+                                                  {"SendTaskSuccess late", 1},
+                                                  {"SendTaskSuccess bad", 1},
+                                                  {"SendTaskFailure flaky", 3}}));
+  const std::string prefix = "the server refused the outcome of a task of " + kScriptedActivity;
+  for (const std::string &expected : {prefix + ": TaskDoesNotExist: Task Does Not Exist",
+                                      prefix + ": TaskTimedOut: Task Timed Out",
+                                      prefix + ": InvalidToken: Invalid Token: 'bad'"}) {
+    EXPECT_NE(std::find(warnings.begin(), warnings.end(), expected), warnings.end()) << expected;
+  }
+}
+
+// Heartbeats are for running handlers: none goes out once the handler returned, even while its
+// outcome waits to be accepted.
+TEST(WorkerReportingTest, HeartbeatsStopWhenTheHandlerReturns) {
+  using Clock = std::chrono::steady_clock;
+  std::mutex mu;
+  bool handed = false;
+  std::vector<Clock::time_point> beats;
+  std::optional<Clock::time_point> first_report;
+  ScriptedServer server([&](const std::string &request) -> std::string {
+    std::lock_guard lock(mu);
+    const std::string op = aws_operation(request);
+    if (op == "GetActivityTask") {
+      if (handed) return "";
+      handed = true;
+      return task_answer("beating", json::object());
+    }
+    if (op == "SendTaskHeartbeat") {
+      beats.push_back(Clock::now());
+      return http_answer(200, "OK", "{}");
+    }
+    // SendTaskSuccess: refused for 800 ms after the first try.
+    if (!first_report) first_report = Clock::now();
+    if (Clock::now() - *first_report < 800ms) {
+      return error_answer(503, "ServiceUnavailable", "busy");
+    }
+    return http_answer(200, "OK", "{}");
+  });
+  WorkerOptions o = quick_options(kScriptedActivity, 1);
+  o.heartbeat_interval = 50ms;
+  std::atomic<Clock::rep> returned{0};
+  Worker worker({.endpoint = server.url()}, o, [&](const Task &) {
+    std::this_thread::sleep_for(400ms);
+    returned = Clock::now().time_since_epoch().count();
+    return json{{"done", true}};
+  });
+  worker.start();
+  ASSERT_TRUE(wait_for([&] { return worker.stats().succeeded == 1; }, 10s));
+  worker.stop();
+  worker.wait();
+  const Clock::time_point end{Clock::duration(returned.load())};
+  std::lock_guard lock(mu);
+  ASSERT_TRUE(first_report.has_value());
+  int before = 0;
+  int after = 0;  // sent well after the return (one already under way then may land just after)
+  for (const auto t : beats) {
+    if (t <= end) ++before;
+    if (t > end + 100ms) ++after;
+  }
+  EXPECT_GE(before, 4) << "a heartbeat every 50 ms during the 400 ms handler";
+  EXPECT_EQ(after, 0) << "heartbeats after the handler returned";
+}
+
+TEST(WorkerReportingTest, ReportersAndPendingReportsDefaultFromMaxInFlight) {
+  WorkerOptions o = quick_options(kScriptedActivity, 3);
+  const auto handler = [](const Task &) { return json::object(); };
+  {
+    Worker worker({.endpoint = "http://127.0.0.1:9"}, o, handler);
+    EXPECT_EQ(worker.options().reporters, 24);
+    EXPECT_EQ(worker.options().max_pending_reports, 48);
+  }
+  o.reporters = 2;
+  o.max_pending_reports = 5;
+  {
+    Worker worker({.endpoint = "http://127.0.0.1:9"}, o, handler);
+    EXPECT_EQ(worker.options().reporters, 2);
+    EXPECT_EQ(worker.options().max_pending_reports, 5);
+  }
+  auto refused = [&](WorkerOptions bad) -> std::string {
+    try {
+      Worker worker({.endpoint = "http://127.0.0.1:9"}, bad, handler);
+    } catch (const std::invalid_argument &e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  WorkerOptions bad = o;
+  bad.reporters = -1;
+  EXPECT_EQ(refused(bad), "WorkerOptions::reporters must not be negative");
+  bad = o;
+  bad.max_pending_reports = -1;
+  EXPECT_EQ(refused(bad), "WorkerOptions::max_pending_reports must not be negative");
 }
 
 }  // namespace

@@ -8,10 +8,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace stepd::worker {
@@ -127,7 +129,10 @@ void Task::heartbeat() const {
 class Worker::Impl {
  public:
   Impl(ClientOptions client, WorkerOptions options, Handler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), client_(std::move(client)) {
+      : options_(resolved(std::move(options))),
+        handler_(std::move(handler)),
+        client_(client),
+        report_client_(report_client_options(std::move(client), options_.reporters)) {
     if (options_.activity_arns.empty()) {
       throw std::invalid_argument("WorkerOptions::activity_arns: at least one activity ARN");
     }
@@ -144,6 +149,12 @@ class Worker::Impl {
     }
     if (options_.heartbeat_interval.count() < 0) {
       throw std::invalid_argument("WorkerOptions::heartbeat_interval must not be negative");
+    }
+    if (options_.reporters < 1) {
+      throw std::invalid_argument("WorkerOptions::reporters must not be negative");
+    }
+    if (options_.max_pending_reports < 1) {
+      throw std::invalid_argument("WorkerOptions::max_pending_reports must not be negative");
     }
     if (!handler_) throw std::invalid_argument("Worker: no handler");
     if (options_.worker_name.empty()) options_.worker_name = default_worker_name();
@@ -165,6 +176,11 @@ class Worker::Impl {
                             std::to_string(options_.max_in_flight) + " in flight");
     if (options_.heartbeat_interval.count() > 0) {
       heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
+    }
+    {
+      // The first reporter; the others start when outcomes find none idle (queue_report).
+      std::lock_guard report_lock(report_mu_);
+      reporter_threads_.emplace_back([this] { report_loop(); });
     }
     for (int i = 0; i < options_.max_in_flight; ++i) {
       pollers_.emplace_back([this, i] { poll_loop(i); });
@@ -192,6 +208,13 @@ class Worker::Impl {
       }
     }
     for (std::thread &t : pollers_) t.join();
+    // Every outcome is queued now: the reporters send what is left, then end.
+    {
+      std::lock_guard lock(report_mu_);
+      reporters_stop_ = true;
+    }
+    report_ready_.notify_all();
+    for (std::thread &t : reporter_threads_) t.join();
     {
       std::lock_guard lock(mu_);
       heartbeat_stop_ = true;
@@ -233,12 +256,42 @@ class Worker::Impl {
     s.poll_errors = poll_errors_;
     s.report_errors = report_errors_;
     s.in_flight = in_flight_;
+    {
+      std::lock_guard lock(report_mu_);
+      s.reports_pending = reports_pending_;
+    }
     return s;
   }
 
   const WorkerOptions &options() const { return options_; }
 
  private:
+  // An outcome waiting for a reporter.
+  struct PendingReport {
+    std::string token;
+    std::string activity_arn;
+    std::optional<json> output;  // success; failure otherwise
+    FailureReport failure;
+  };
+
+  // The options with their defaults filled in (0 reporters or pending reports: from
+  // max_in_flight); invalid values are left for the constructor to refuse.
+  static WorkerOptions resolved(WorkerOptions o) {
+    const auto times = [&](int factor) {
+      return static_cast<int>(std::min<long long>(1LL * o.max_in_flight * factor, 1 << 20));
+    };
+    if (o.reporters == 0) o.reporters = times(8);
+    if (o.max_pending_reports == 0) o.max_pending_reports = times(16);
+    return o;
+  }
+
+  // The reporters' client: their own pool, keeping one idle connection per reporter.
+  static ClientOptions report_client_options(ClientOptions o, int reporters) {
+    o.max_idle_connections =
+        std::max(o.max_idle_connections, static_cast<std::size_t>(std::max(reporters, 0)));
+    return o;
+  }
+
   void log(LogLevel level, const std::string &message) const { options_.log(level, message); }
 
   // Sleeps `d`, or less when the worker stops (when `interruptible`).
@@ -306,30 +359,79 @@ class Worker::Impl {
       failure = current_exception_report();
     }
     {
+      // No more heartbeats for it from here on.
       std::lock_guard lock(mu_);
       held_.erase(state);
     }
+    --in_flight_;
     if (state->abandoned) {
       ++abandoned_;
       log(LogLevel::Warning, "task of " + arn +
                                  " abandoned: the server no longer waits for it (heartbeat "
                                  "timed out or it ended); its outcome is not reported");
-    } else {
-      report(*state, std::move(output), std::move(failure));
+      return;
     }
-    --in_flight_;
+    queue_report({std::move(state->token), arn, std::move(output), std::move(failure)});
   }
 
-  void report(detail::TaskState &task, std::optional<json> output, FailureReport failure) {
+  // Hands an outcome to the reporters; waits while max_pending_reports are pending. Starts one
+  // more reporter when none is idle and fewer than `reporters` run (called by pollers only, so
+  // none starts once the pollers are joined).
+  void queue_report(PendingReport report) {
+    {
+      std::unique_lock lock(report_mu_);
+      report_room_.wait(lock, [&] { return reports_pending_ < options_.max_pending_reports; });
+      reports_.push_back(std::move(report));
+      ++reports_pending_;
+      if (idle_reporters_ == 0 &&
+          reporter_threads_.size() < static_cast<std::size_t>(options_.reporters)) {
+        try {
+          reporter_threads_.emplace_back([this] { report_loop(); });
+          return;  // the new reporter takes it
+        } catch (const std::system_error &e) {
+          // No more threads now: the reporters running (at least the first) take it.
+          log(LogLevel::Warning, std::string("cannot start another reporter: ") + e.what());
+        }
+      }
+    }
+    report_ready_.notify_one();
+  }
+
+  // A reporter: sends queued outcomes one at a time until the worker stops and none is left.
+  void report_loop() {
+    for (;;) {
+      PendingReport next;
+      {
+        std::unique_lock lock(report_mu_);
+        ++idle_reporters_;
+        report_ready_.wait(lock, [&] { return !reports_.empty() || reporters_stop_; });
+        --idle_reporters_;
+        if (reports_.empty()) return;
+        next = std::move(reports_.front());
+        reports_.pop_front();
+      }
+      report(next);
+      {
+        std::lock_guard lock(report_mu_);
+        --reports_pending_;
+      }
+      report_room_.notify_one();
+    }
+  }
+
+  void report(PendingReport &task) {
+    std::optional<json> &output = task.output;
+    FailureReport &failure = task.failure;
     const auto deadline = Clock::now() + options_.report_timeout;
     Backoff backoff(options_.backoff_min, options_.backoff_max);
     for (;;) {
       try {
         if (output) {
-          client_.send_task_success(task.token, *output);
+          report_client_.send_task_success(task.token, *output);
           ++succeeded_;
         } else {
-          client_.send_task_failure(task.token, cut(failure.error, 256), cut(failure.cause, 32768));
+          report_client_.send_task_failure(task.token, cut(failure.error, 256),
+                                           cut(failure.cause, 32768));
           ++failed_;
         }
         return;
@@ -397,7 +499,8 @@ class Worker::Impl {
 
   WorkerOptions options_;
   Handler handler_;
-  Client client_;
+  Client client_;         // polls and heartbeats
+  Client report_client_;  // the reporters' SendTaskSuccess / SendTaskFailure
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -408,8 +511,18 @@ class Worker::Impl {
   std::set<std::shared_ptr<detail::TaskState>> held_;
   std::vector<std::thread> pollers_;
   std::thread heartbeat_thread_;
+  std::vector<std::thread> reporter_threads_;  // guarded by report_mu_ until the pollers end
   std::mutex join_mu_;
   bool joined_ = false;
+
+  // Outcomes not yet sent: queued, or being sent by a reporter (reports_pending_ counts both).
+  mutable std::mutex report_mu_;
+  std::condition_variable report_ready_;  // a report is queued, or reporters_stop_
+  std::condition_variable report_room_;   // reports_pending_ went down
+  std::deque<PendingReport> reports_;
+  int reports_pending_ = 0;
+  int idle_reporters_ = 0;  // reporters waiting for a report
+  bool reporters_stop_ = false;
 
   std::atomic<std::uint64_t> polls_{0};
   std::atomic<std::uint64_t> tasks_{0};
