@@ -91,6 +91,10 @@ synchronous_commit = on
 full_page_writes = on
 max_connections = 300
 shared_buffers = 128MB
+# Stepd writes a lot of small transactions: checkpoints by WAL volume every few seconds would
+# stall commits while they flush (the PostgreSQL setting production deployments use too).
+max_wal_size = 8GB
+checkpoint_timeout = 15min
 log_min_messages = warning
 EOF
   fi
