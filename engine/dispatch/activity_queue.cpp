@@ -36,13 +36,13 @@ class ActivityQueue::Impl {
     if (task.started) return;  // a worker holds it since before the restart
     const std::string activity = task.resource;
     std::shared_ptr<Poll> taker;
-    ActivityTask given{task.token, asl::dump_compact(task.payload)};
+    ActivityTask given{task.token, asl::dump_compact(task.payload), task.execution_arn};
     {
       std::lock_guard lock(mu_);
       if (stopped_ || tasks_.count(task.token) || transit_.count(task.token)) return;
       taker = next_poll_locked(activity);
       if (!taker) {
-        tasks_[task.token] = Queued{task.token, std::move(given.input)};
+        tasks_[task.token] = std::move(given);
         queues_[activity].push_back(task.token);
         return;
       }
@@ -148,10 +148,10 @@ class ActivityQueue::Impl {
       InTransit t = std::move(it->second);
       transit_.erase(it);
       if (stopped_) return;
-      given = ActivityTask{token, std::move(t.input)};
+      given = std::move(t.task);
       taker = next_poll_locked(t.activity);
       if (!taker) {
-        tasks_[token] = Queued{token, std::move(given.input)};
+        tasks_[token] = std::move(given);
         queues_[t.activity].push_front(token);
         return;
       }
@@ -199,11 +199,6 @@ class ActivityQueue::Impl {
   }
 
  private:
-  struct Queued {
-    std::string token;
-    std::string input;
-  };
-
   struct Poll {
     PollId id = 0;  // 0: never waited
     std::string activity;
@@ -220,7 +215,7 @@ class ActivityQueue::Impl {
   struct InTransit {
     std::string activity;
     std::string worker;
-    std::string input;
+    ActivityTask task;
   };
 
   // The poll stops waiting (it is being answered): out of the count and the id index.
@@ -248,7 +243,7 @@ class ActivityQueue::Impl {
   // `p` gets `task`: in transit until its delivery is settled when the poll asked so.
   void give_locked(const Poll& p, const ActivityTask& task) {
     if (p.handoff == Handoff::OnDelivery) {
-      transit_[task.token] = InTransit{p.activity, p.worker, task.input};
+      transit_[task.token] = InTransit{p.activity, p.worker, task};
     }
   }
 
@@ -262,7 +257,7 @@ class ActivityQueue::Impl {
       q->second.pop_front();
       auto t = tasks_.find(token);
       if (t == tasks_.end()) continue;  // cancelled
-      out = ActivityTask{std::move(t->second.token), std::move(t->second.input)};
+      out = std::move(t->second);
       tasks_.erase(t);
     }
     if (q->second.empty()) queues_.erase(q);
@@ -373,7 +368,7 @@ class ActivityQueue::Impl {
           m.created = wall_now();
           (void)engine_.store().post_task_message(m);
         }
-        taker->done(ActivityTask{task.token, task.input});
+        taker->done(ActivityTask{task.token, task.input, task.execution_arn});
       }
     }
   }
@@ -383,7 +378,7 @@ class ActivityQueue::Impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
-  std::unordered_map<std::string, Queued> tasks_;                    // token -> queued task
+  std::unordered_map<std::string, ActivityTask> tasks_;              // token -> queued task
   std::unordered_map<std::string, std::deque<std::string>> queues_;  // activity -> tokens
   std::unordered_map<std::string, std::deque<std::shared_ptr<Poll>>> polls_;  // waiting
   std::multimap<Clock::time_point, std::shared_ptr<Poll>> deadlines_;

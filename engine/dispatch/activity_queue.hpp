@@ -47,6 +47,7 @@ struct ActivityQueueOptions {
 struct ActivityTask {
   std::string token;
   std::string input;  // JSON text
+  std::string execution_arn;  // the execution the task belongs to
 };
 
 class ActivityQueue {

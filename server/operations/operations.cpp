@@ -561,10 +561,10 @@ bool Operations::granted(const Caller& caller, const std::string& arn) const {
   return false;
 }
 
-void Operations::remember_handed_out(const std::string& token, const std::string& arn) {
+void Operations::remember_handed_out(const std::string& token, HandedOut task) {
   constexpr std::size_t kKeep = 100'000;
   std::lock_guard lock(handed_mu_);
-  if (!handed_.emplace(token, arn).second) return;
+  if (!handed_.emplace(token, std::move(task)).second) return;
   handed_order_.push_back(token);
   if (handed_order_.size() > kKeep) {
     handed_.erase(handed_order_.front());
@@ -572,7 +572,7 @@ void Operations::remember_handed_out(const std::string& token, const std::string
   }
 }
 
-std::optional<std::string> Operations::handed_out_activity(const std::string& token) {
+std::optional<Operations::HandedOut> Operations::handed_out(const std::string& token) {
   std::lock_guard lock(handed_mu_);
   auto it = handed_.find(token);
   if (it == handed_.end()) return std::nullopt;
@@ -625,7 +625,7 @@ void Operations::get_activity_task_async(const Caller& caller, const std::string
         arn, worker_name, wait,
         [this, caller, arn, done = std::move(done)](std::optional<engine::ActivityTask> task) {
           if (task) {
-            remember_handed_out(task->token, arn);
+            remember_handed_out(task->token, {arn, task->execution_arn});
             STEPD_AUDIT("GetActivityTask", arn, "ok");
           }
           done(std::move(task));
@@ -649,7 +649,7 @@ void Operations::get_activity_task_async(const Caller& caller, const std::string
        done = std::move(done)](std::optional<engine::ActivityTask> task) {
         if (task) {
           // Known before the worker can report it (the grant check of SendTask* reads it).
-          remember_handed_out(task->token, arn);
+          remember_handed_out(task->token, {arn, task->execution_arn});
           context->on_written([this, who, arn, queue, token = task->token](bool written) {
             if (!written) return queue->returned(token);
             queue->delivered(token);
@@ -679,15 +679,20 @@ void Operations::report_task(const Caller& caller, std::string_view operation,
   // and acts on nothing); it is not looked up in the store, which may refuse such text.
   const bool plain = std::all_of(token.begin(), token.end(),
                                  [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-  auto row = plain ? engine_.store().get_task(token)
-                   : engine::Result<engine::TaskRecord>(
-                         engine::Error{engine::ErrorCode::NotFound, "not a task token"});
-  if (row.ok()) {
+  // A task this node handed out is known without a store read (one round trip less per report
+  // on PostgreSQL); any other token (a callback's, or one handed out by another node) is looked
+  // up.
+  const auto handed = handed_out(token);
+  auto row = handed || !plain
+                 ? engine::Result<engine::TaskRecord>(
+                       engine::Error{engine::ErrorCode::NotFound, "not a task token"})
+                 : engine_.store().get_task(token);
+  if (handed) {
+    resource = handed->execution_arn;
+    activity = handed->activity_arn;
+  } else if (row.ok()) {
     resource = row->execution_arn;
     activity = row->activity_arn;
-  } else if (auto handed = handed_out_activity(token)) {
-    resource = *handed;
-    activity = *handed;
   }
   auto refuse = [&](ApiError e) {
     STEPD_AUDIT(operation, resource, e.type);

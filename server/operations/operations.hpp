@@ -232,18 +232,24 @@ class Operations {
   bool granted(const Caller& caller, const std::string& activity_arn) const;
   void report_task(const Caller& caller, std::string_view operation, const std::string& token,
                    asl::Outcome outcome, bool heartbeat, TaskReply done);
-  void remember_handed_out(const std::string& token, const std::string& activity_arn);
-  std::optional<std::string> handed_out_activity(const std::string& token);
+  // An activity task this node handed to a worker: its activity and its execution.
+  struct HandedOut {
+    std::string activity_arn;
+    std::string execution_arn;
+  };
+  void remember_handed_out(const std::string& token, HandedOut task);
+  std::optional<HandedOut> handed_out(const std::string& token);
 
   engine::Engine& engine_;
   AuditLog* audit_;
   TaskServices tasks_;
   std::mutex machines_mu_;  // tag changes and updates of a machine row, one at a time
-  // Activity tasks this node handed to workers (token -> activity ARN), the newest 100,000: a
-  // token whose task row is not in the store (an EXPRESS execution's task, or one completed or
-  // timed out since) still names its activity for the worker grant check.
+  // Activity tasks this node handed to workers, the newest 100,000: a report of one of them
+  // needs no store read to know its activity (the worker grant check) and execution (the audit
+  // entry), also when its task row is gone (an EXPRESS execution's task, or one completed or
+  // timed out since).
   std::mutex handed_mu_;
-  std::unordered_map<std::string, std::string> handed_;
+  std::unordered_map<std::string, HandedOut> handed_;
   std::deque<std::string> handed_order_;
 };
 

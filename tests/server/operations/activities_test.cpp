@@ -668,8 +668,9 @@ TEST_P(ActivitiesTest, TaskCallsAreAudited) {
                           "billing|SendTaskHeartbeat|" + arn + "|ok",
                           "billing|SendTaskSuccess||InvalidOutput",
                           "billing|SendTaskSuccess|" + arn + "|ok",
-                          // The row is gone: the task is named by its activity.
-                          "billing|SendTaskFailure|" + kCharge + "|TaskDoesNotExist",
+                          // The row is gone, but this node handed the task out: its
+                          // execution is still known.
+                          "billing|SendTaskFailure|" + arn + "|TaskDoesNotExist",
                           "admin-key|SendTaskSuccess||TaskDoesNotExist",
                           "admin-key|DeleteActivity|" + kCharge + "|ok"));
 }
