@@ -104,6 +104,7 @@ struct Options {
   std::string only;  // "", "sqlite" or "postgres"
   std::string api = "both";
   std::optional<double> rate;  // open loop at this rate instead of the two default rates
+  bool steady = false;         // only the open phase(s), no saturation phase before them
   std::string pg_url;
   std::string sqlite_options;  // appended to the SQLite store URL after '?'
   std::vector<std::string> stepd_args;
@@ -115,7 +116,7 @@ struct Options {
 void usage() {
   std::printf(
       "usage: load_bench [--duration S] [--warmup S] [--connections N] [--threads N]\n"
-      "                  [--only sqlite|postgres] [--api aws|rest|both] [--rate R]\n"
+      "                  [--only sqlite|postgres] [--api aws|rest|both] [--rate R] [--steady]\n"
       "                  [--pg URL] [--sqlite-options Q] [--stepd-arg ARG]...\n"
       "                  [--latency-log DIR] [--perf DIR [--perf-args ARGS]]\n"
       "  --duration S     seconds per phase (default 10)\n"
@@ -126,6 +127,8 @@ void usage() {
       "  --api API        aws, rest or both (default both)\n"
       "  --rate R         one open-loop phase at R requests/s instead of 50%% of saturation\n"
       "                   and half the target\n"
+      "  --steady         no saturation phase: one open-loop phase at half the target (or\n"
+      "                   --rate) on the fresh store, for a long steady run (--duration 120)\n"
       "  --pg URL         PostgreSQL server (default $STEPD_TEST_PG_URL); a fresh schema is used\n"
       "  --sqlite-options Q  store URL options for SQLite, e.g. synchronous=normal\n"
       "  --stepd-arg ARG  one more argument for stepd (repeatable), e.g. --handler-threads=16\n"
@@ -144,6 +147,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       usage();
       std::exit(0);
+    }
+    if (flag == "--steady") {
+      o.steady = true;
+      continue;
     }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "load_bench: %s needs a value (or is unknown)\n", flag.c_str());
@@ -858,9 +865,16 @@ bool run_store(const Options& options, const StoreRun& store, std::vector<Row>& 
   }
   print_header();
   for (Api api : apis) {
+    std::vector<std::pair<std::string, double>> open_rates;
+    if (options.steady) {
+      const double rate = options.rate ? *options.rate : store.target_rate / 2;
+      const bool half = std::fabs(rate - store.target_rate / 2) < 0.5;
+      measure(api, half ? "open 50% of target" : "open " + grouped(rate) + "/s", rate,
+              options.duration, true);
+      continue;
+    }
     const auto saturation = measure(api, "saturation", 0, options.duration, true);
     if (!saturation) continue;
-    std::vector<std::pair<std::string, double>> open_rates;
     if (options.rate) {
       open_rates.emplace_back("open " + grouped(*options.rate) + "/s", *options.rate);
     } else {
