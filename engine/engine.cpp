@@ -1157,7 +1157,7 @@ class Engine::Impl {
     if (s.ok()) {
       {
         std::lock_guard lock(stats_mu_);
-        ++stats_.commits;
+        if (!p.batch.writes.empty()) ++stats_.commits;  // a batch of replies only wrote nothing
         stats_.steps += static_cast<long long>(p.batch.writes.size());
         stats_.transitions += p.transitions;
       }

@@ -187,6 +187,10 @@ std::vector<Setting> settings() {
                text(&Config::tls_cert, true)});
   s.push_back({"tls-key", "STEPD_TLS_KEY", "FILE", "PEM private key for --tls-cert", "none",
                text(&Config::tls_key, true)});
+  s.push_back({"task-ca-file", "STEPD_TASK_CA_FILE", "FILE",
+               "PEM CA certificates trusted for https:// task endpoints (HTTP Tasks, functions, "
+               "routed services) besides the system's",
+               "none", text(&Config::task_ca_file, true)});
   s.push_back({"handler-threads", "STEPD_HANDLER_THREADS", "N",
                "Threads that run requests (they may wait on the store)",
                std::to_string(d.handler_threads), integer(&Config::handler_threads, 1, 1024)});

@@ -37,6 +37,7 @@ struct Config {
   std::string api_keys_file;  // empty: authentication off (loopback only)
   std::string tls_cert;
   std::string tls_key;
+  std::string task_ca_file;  // extra CA certificates for https:// task endpoints
   int handler_threads = 8;
   int io_threads = 0;  // 0: one per hardware thread
   std::size_t max_body_bytes = 1024 * 1024 + 64 * 1024;

@@ -46,37 +46,6 @@ std::string redact(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
-// Reads the task routes again every `period` (0: never) on a thread of its own, until destroyed.
-class RouteRefresher {
- public:
-  RouteRefresher(engine::Registry& registry, std::chrono::seconds period) {
-    if (period.count() == 0) return;
-    thread_ = std::thread([this, &registry, period] {
-      std::unique_lock lock(mu_);
-      while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
-        lock.unlock();
-        registry.refresh(period);
-        lock.lock();
-      }
-    });
-  }
-  ~RouteRefresher() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  RouteRefresher(const RouteRefresher&) = delete;
-  RouteRefresher& operator=(const RouteRefresher&) = delete;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 int run(const Config& config, const sigset_t& signals) {
   security::Authenticator auth;
@@ -142,11 +111,21 @@ int run(const Config& config, const sigset_t& signals) {
   // the tasks other nodes scheduled that no worker took there within a second, and routes
   // another node changed are read again every few seconds. One SQLite file has one node.
   const bool shared_store = config.store.rfind("postgres", 0) == 0;
-  RouteRefresher refresher(registry,
-                           shared_store ? std::chrono::seconds(5) : std::chrono::seconds(0));
   engine::DispatcherOptions dispatch_options;
-  if (shared_store) dispatch_options.activities.remote_interval = std::chrono::seconds(1);
-  engine::Dispatcher dispatcher(engine, registry, dispatch_options);
+  if (shared_store) {
+    dispatch_options.activities.remote_interval = std::chrono::seconds(1);
+    dispatch_options.routes_refresh = std::chrono::seconds(5);
+  }
+  dispatch_options.invoker.tls_ca_file = config.task_ca_file;
+  std::unique_ptr<engine::Dispatcher> dispatcher_owner;
+  try {
+    dispatcher_owner = std::make_unique<engine::Dispatcher>(engine, registry, dispatch_options);
+  } catch (const std::runtime_error& e) {
+    log::error("cannot set up task dispatch", {{"error", e.what()}});
+    engine.shutdown();
+    return 1;
+  }
+  engine::Dispatcher& dispatcher = *dispatcher_owner;
   support.dispatcher = dispatcher.resource_support();
   support.ready.store(true, std::memory_order_release);
   engine.set_task_transport(&dispatcher);

@@ -5,7 +5,9 @@
 
 #include <openssl/sha.h>
 
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace stepd::engine {
@@ -64,7 +66,11 @@ class Dispatcher::Impl {
       : engine_(engine),
         registry_(registry),
         activities_(engine, options.activities),
-        invoker_(registry, options.invoker) {}
+        invoker_(registry, options.invoker) {
+    if (options.routes_refresh.count() > 0) {
+      refresher_ = std::thread([this, period = options.routes_refresh] { refresh_loop(period); });
+    }
+  }
 
   void dispatch(const TaskDispatch& task) {
     TaskTarget target = classify_task(task.resource);
@@ -129,6 +135,8 @@ class Dispatcher::Impl {
       stopped_ = true;
       children_.clear();
     }
+    stop_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
     activities_.shutdown();
     invoker_.shutdown();
   }
@@ -232,12 +240,23 @@ class Dispatcher::Impl {
     });
   }
 
+  void refresh_loop(std::chrono::milliseconds period) {
+    std::unique_lock lock(mu_);
+    while (!stop_cv_.wait_for(lock, period, [this] { return stopped_; })) {
+      lock.unlock();
+      registry_.refresh(period);
+      lock.lock();
+    }
+  }
+
   Engine& engine_;
   Registry& registry_;
   ActivityQueue activities_;
   HttpInvoker invoker_;
   std::mutex mu_;
+  std::condition_variable stop_cv_;
   bool stopped_ = false;
+  std::thread refresher_;  // routes_refresh
   std::unordered_map<std::string, std::string> children_;  // token -> .sync child execution
 };
 

@@ -19,6 +19,7 @@
 #include "engine/dispatch/registry.hpp"
 #include "engine/engine.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,9 @@ namespace stepd::engine {
 struct DispatcherOptions {
   InvokerOptions invoker;
   ActivityQueueOptions activities;
+  // Several nodes on one store: read the routes again this often, so that a route another node
+  // changed is used here too (0: never; one node alone sees its own changes at once).
+  std::chrono::milliseconds routes_refresh{0};
 };
 
 class Dispatcher : public TaskTransport {
@@ -45,7 +49,7 @@ class Dispatcher : public TaskTransport {
   // For EngineOptions::load.resource_support.
   asl::ResourceSupport resource_support();
 
-  // Stops polls (they answer empty), abandons calls in flight.
+  // Stops polls (they answer empty), abandons calls in flight, stops reading routes.
   void shutdown();
 
  private:

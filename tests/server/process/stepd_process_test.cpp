@@ -252,6 +252,26 @@ TEST(StepdProcessTest, AStoreThatCannotOpenExitsOne) {
   EXPECT_EQ(json::parse(line)["store"], "nosuchkind:xyz");
 }
 
+TEST(StepdProcessTest, ATaskCaFileThatCannotBeLoadedExitsOne) {
+  StepdProcess stepd;
+  const std::string missing = "/nonexistent/stepd-test-ca.pem";
+  ASSERT_TRUE(stepd.start(options({"--task-ca-file", missing}, "127.0.0.1:0", false)));
+  EXPECT_EQ(stepd.wait_exit(10s), 1);
+  const std::string line = stepd.log_line("cannot set up task dispatch");
+  ASSERT_FALSE(line.empty()) << stepd.log();
+  const std::string error = json::parse(line)["error"];
+  EXPECT_NE(error.find(missing), std::string::npos) << error;
+}
+
+TEST(StepdProcessTest, ATaskCaFileThatLoadsIsAccepted) {
+  // A readable PEM CA certificate (the system's bundle is one): stepd starts with it.
+  const std::string bundle = "/etc/ssl/certs/ca-certificates.crt";
+  if (!std::filesystem::exists(bundle)) GTEST_SKIP() << bundle << " is absent";
+  StepdProcess stepd;
+  ASSERT_TRUE(stepd.start(options({"--task-ca-file", bundle}))) << stepd.log();
+  EXPECT_EQ(stepd.stop(), 0);
+}
+
 TEST(StepdProcessTest, APortInUseExitsOne) {
   StepdProcess first;
   ASSERT_TRUE(first.start()) << first.log();
