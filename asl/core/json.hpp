@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <string_view>
@@ -85,5 +86,15 @@ void append_utf8(std::string& out, char32_t cp);
 
 // Escapes one JSON Pointer reference token (RFC 6901: "~" -> "~0", "/" -> "~1").
 std::string pointer_token(std::string_view token);
+
+// How deep JSON made while an execution runs (States.StringToJson, a function's answer) may
+// nest arrays and objects. Serialising and evaluating JSON recurses once per level, so text
+// nested deeper is refused before it is parsed instead of overflowing a thread's stack.
+inline constexpr int kMaxRuntimeNesting = 512;
+
+// The byte at which JSON text `text` opens its (max_depth+1)-th nested array or object
+// (strings are skipped), or nullopt when it nests no deeper than max_depth. Does not check
+// JSON syntax.
+std::optional<std::size_t> nesting_beyond(std::string_view text, int max_depth);
 
 }  // namespace stepd::asl

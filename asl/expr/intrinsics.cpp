@@ -325,6 +325,13 @@ Json fn_string_to_json(const Node&, Args args, const EvalContext&) {
   const std::string& text = args[0]->get_ref<const std::string&>();
   // AWS: an empty or blank string gives null.
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return nullptr;
+  if (auto at = nesting_beyond(text, kMaxRuntimeNesting)) {
+    throw StatesException(errors::kRuntime,
+                          "Invalid arguments in States.StringToJson: the JSON nests arrays and "
+                          "objects deeper than " +
+                              std::to_string(kMaxRuntimeNesting) + " levels (at character " +
+                              std::to_string(*at) + ")");
+  }
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) invalid("States.StringToJson");
   return parsed;

@@ -263,6 +263,11 @@ Outcome routed_outcome(const HttpAnswer& answer, const std::string& url, std::st
   bool parsed = true;
   if (text.empty()) {
     body = nullptr;
+  } else if (auto at = asl::nesting_beyond(text, asl::kMaxRuntimeNesting)) {
+    return task_failed("The " + std::string(subject) + " at " + url +
+                       " returned JSON that nests arrays and objects deeper than " +
+                       std::to_string(asl::kMaxRuntimeNesting) + " levels (at byte " +
+                       std::to_string(*at) + ")");
   } else {
     body = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     parsed = !body.is_discarded();
@@ -652,8 +657,11 @@ Outcome answer_outcome(const HttpCallPlan& plan, const HttpAnswer& answer,
   Json body = answer.body;
   if (media == "application/json" ||
       (media.size() > 5 && media.compare(media.size() - 5, 5, "+json") == 0)) {
-    Json parsed = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
-    if (!parsed.is_discarded()) body = std::move(parsed);
+    // JSON nested too deep to handle stays text, as a body that is not JSON does.
+    if (!asl::nesting_beyond(answer.body, asl::kMaxRuntimeNesting)) {
+      Json parsed = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+      if (!parsed.is_discarded()) body = std::move(parsed);
+    }
   }
   std::string text = status_text(answer);
   Json result = Json::object();

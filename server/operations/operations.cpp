@@ -63,31 +63,9 @@ std::optional<ApiError> check_arn(const std::string& arn, std::string_view kind)
 // code and could overflow a thread's stack.
 constexpr int kMaxNesting = 64;
 
-// The byte at which `text` opens its (kMaxNesting+1)-th nested array or object (strings are
-// skipped), or nullopt when it nests no deeper than kMaxNesting. Does not check JSON syntax.
+// The byte at which `text` opens its (kMaxNesting+1)-th nested array or object, if it does.
 std::optional<std::size_t> too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxNesting) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
+  return asl::nesting_beyond(text, kMaxNesting);
 }
 
 // "the <what> nests arrays and objects deeper than 64 levels (at byte <n>)"

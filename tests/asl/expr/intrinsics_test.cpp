@@ -328,6 +328,24 @@ TEST(IntrinsicJson, StringToJson) {
   EXPECT_EQ(failure("States.StringToJson($.s)", {{"s", 123}}), invalid("States.StringToJson"));
 }
 
+TEST(IntrinsicJson, StringToJsonRefusesTextNestedTooDeepToHandle) {
+  auto nested = [](int depth) {
+    return std::string(static_cast<std::size_t>(depth), '[') + "\"[{\"" +
+           std::string(static_cast<std::size_t>(depth), ']');
+  };
+  // As deep as allowed: parsed (a string that looks nested does not count).
+  Json deepest = run("States.StringToJson($.s)", {{"s", nested(kMaxRuntimeNesting)}});
+  int depth = 0;
+  for (const Json* v = &deepest; v->is_array(); v = &(*v)[0]) ++depth;
+  EXPECT_EQ(depth, kMaxRuntimeNesting);
+  // One level more, and far more (deep enough to overflow a stack when serialised): refused.
+  StatesError e = failure("States.StringToJson($.s)", {{"s", nested(kMaxRuntimeNesting + 1)}});
+  EXPECT_EQ(e.error, "States.Runtime");
+  EXPECT_EQ(e.cause, "Invalid arguments in States.StringToJson: the JSON nests arrays and "
+                     "objects deeper than 512 levels (at character 512)");
+  EXPECT_EQ(failure("States.StringToJson($.s)", {{"s", nested(100'000)}}).error, "States.Runtime");
+}
+
 TEST(IntrinsicJson, JsonToString) {
   EXPECT_EQ(run("States.JsonToString($.v)", {{"v", 1.1}}), "1.1");
   EXPECT_EQ(run("States.JsonToString($.v)", {{"v", Json::parse(R"({"a":1,"b":[true,null]})")}}),

@@ -48,6 +48,8 @@ Reply functions(const Received& r) {
     reply.body = "";
   } else if (r.target == "/slow") {
     reply.delay = milliseconds(3000);
+  } else if (r.target == "/deep") {
+    reply.body = std::string(100'000, '[') + std::string(100'000, ']');
   } else {
     reply.body = R"({"got":)" + (r.body.empty() ? std::string("null") : r.body) +
                  R"(,"path":")" + r.target + R"("})";
@@ -105,6 +107,16 @@ TEST_F(InvokerFunction, ServerErrorWithoutBodyIsLambdaServiceException) {
   EXPECT_EQ(error_of(call(invoker_, make_task(lambda_arn("f"), {}))),
             (StatesError{"Lambda.ServiceException",
                          "The function at " + server.url("/fail") + " answered HTTP 500"}));
+}
+
+TEST_F(InvokerFunction, AnswerNestedTooDeepFailsTheTaskInsteadOfTheProcess) {
+  TestServer server(functions);
+  routes_.route("function", "deep", server.url("/deep"));
+  EXPECT_EQ(error_of(call(invoker_, make_task(lambda_arn("deep"), {}))),
+            (StatesError{"States.TaskFailed",
+                         "The function at " + server.url("/deep") +
+                             " returned JSON that nests arrays and objects deeper than 512 "
+                             "levels (at byte 512)"}));
 }
 
 TEST_F(InvokerFunction, ConnectionRefusedIsSdkClientException) {
