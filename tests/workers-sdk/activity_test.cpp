@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 namespace stepd::test {
 namespace {
@@ -212,6 +214,57 @@ TEST_F(ActivityClientTest, FunctionHostServesPushTasksOfRealExecutions) {
   EXPECT_EQ(d.output->at("value"), 42);
   EXPECT_EQ(d.output->at("state"), "Double");
   EXPECT_EQ(d.output->at("error").at("Error"), "std::invalid_argument");
+}
+
+// Task delivery guarantee with real processes: a function that answers too slowly hits the
+// Task's TimeoutSeconds (States.Timeout, without waiting for the answer), and Retry runs it again.
+TEST_F(ActivityClientTest, ASlowFunctionHitsTimeoutSecondsAndRetryRunsItAgain) {
+  std::atomic<int> calls{0};
+  worker::FunctionHost host({.log = {}});
+  host.handle("slow_once", [&](const worker::Request &r) {
+    const int call = ++calls;
+    if (call == 1) std::this_thread::sleep_for(2500ms);  // the first attempt is too slow
+    return json{{"call", call}, {"value", r.input.at("value")}};
+  });
+  host.start();
+  client_->put_route("function", "slow_once", host.url("slow_once"));
+  const json definition = {
+      {"StartAt", "Call"},
+      {"States",
+       {{"Call",
+         {{"Type", "Task"},
+          {"Resource", "arn:aws:lambda:local:000000000000:function:slow_once"},
+          {"TimeoutSeconds", 1},
+          {"Retry",
+           {{{"ErrorEquals", {"States.Timeout"}},
+             {"IntervalSeconds", 1},
+             {"MaxAttempts", 1},
+             {"BackoffRate", 1}}}},
+          {"End", true}}}}}};
+  const std::string machine =
+      client_->create_state_machine({.name = "Slow", .definition = definition.dump()})
+          .state_machine_arn;
+  const auto began = std::chrono::steady_clock::now();
+  const auto run =
+      client_->start_execution({.state_machine_arn = machine, .input = {{"value", 7}}});
+  const auto d = wait_end(run.execution_arn);
+  const auto took = std::chrono::steady_clock::now() - began;
+  ASSERT_EQ(d.status, "SUCCEEDED") << d.error << ": " << d.cause;
+  EXPECT_EQ(*d.output, (json{{"call", 2}, {"value", 7}}));
+  // 1 s time-out + 1 s interval + a quick second call; the slow answer (2.5 s) is not awaited.
+  EXPECT_LT(took, 2400ms);
+  std::vector<std::string> kinds;
+  json timed_out;
+  for (const auto &e : client_->get_execution_history({.execution_arn = run.execution_arn}).items) {
+    if (e.type.rfind("LambdaFunction", 0) == 0) kinds.push_back(e.type);
+    if (e.type == "LambdaFunctionTimedOut") timed_out = e.details;
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"LambdaFunctionScheduled", "LambdaFunctionStarted",
+                                             "LambdaFunctionTimedOut", "LambdaFunctionScheduled",
+                                             "LambdaFunctionStarted",
+                                             "LambdaFunctionSucceeded"}));
+  EXPECT_EQ(timed_out.value("error", ""), "States.Timeout") << timed_out.dump();
+  host.stop();
 }
 
 }  // namespace
