@@ -41,6 +41,27 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// RFC 9112 §3.2.2: a server accepts a request target in absolute form ("http://host:port/path?q",
+// as clients send through a proxy) and uses its path and query. Anything else is returned as it
+// is.
+std::string origin_form(std::string_view target) {
+  auto starts = [&](std::string_view scheme) {
+    if (target.size() < scheme.size()) return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+      char c = target[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != scheme[i]) return false;
+    }
+    return true;
+  };
+  const std::size_t skip = starts("http://") ? 7 : starts("https://") ? 8 : 0;
+  if (skip == 0) return std::string(target);
+  const std::size_t end = target.find_first_of("/?", skip);
+  if (end == std::string_view::npos) return "/";
+  if (target[end] == '?') return "/" + std::string(target.substr(end));
+  return std::string(target.substr(end));
+}
+
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 constexpr Clock::time_point kNever = Clock::time_point::max();
 constexpr std::size_t kReadChunk = 8192;
@@ -479,7 +500,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   static void fill_exchange(Exchange& e, const http::request<http::string_body>& msg) {
     e.method = std::string(msg.method_string());
-    const std::string_view target = msg.target();
+    const std::string target = origin_form(msg.target());
     e.path = std::string(target.substr(0, target.find('?')));
     if (auto it = msg.find("x-amz-target"); it != msg.end())
       e.amz_target = std::string(it->value());
@@ -501,7 +522,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
     HttpRequest request;
     request.method = p.exchange.method;
-    request.target = std::string(msg.target());
+    request.target = origin_form(msg.target());
     request.path = p.exchange.path;
     if (const auto q = request.target.find('?'); q != std::string::npos) {
       request.query = request.target.substr(q + 1);

@@ -381,6 +381,33 @@ TEST_F(HttpServerTest, HeadGetsTheHeaderOnly) {
   EXPECT_EQ(json::parse(after.body)["path"], "/v1/after");
 }
 
+TEST_F(HttpServerTest, AbsoluteFormTargetsAreServedByTheirPath) {
+  // RFC 9112: a request line may name the whole URL, as clients write it to a proxy.
+  start();
+  TestConnection c;
+  ASSERT_TRUE(c.connect(port()));
+  HttpReply r = c.request("GET", "http://sync-localhost:4711/v1/echo?a=1", "");
+  ASSERT_EQ(r.status, 200) << r.error;
+  json body = json::parse(r.body);
+  EXPECT_EQ(body["path"], "/v1/echo");
+  EXPECT_EQ(body["query"], "a=1");
+  r = c.request("POST", "HTTPS://example.invalid", "");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(json::parse(r.body)["path"], "/");
+  r = c.request("GET", "http://h:1?x=2", "");
+  ASSERT_EQ(r.status, 200) << r.error;
+  body = json::parse(r.body);
+  EXPECT_EQ(body["path"], "/");
+  EXPECT_EQ(body["query"], "x=2");
+  auto seen = exchanges();  // reported once each answer is written
+  for (int i = 0; i < 100 && seen.size() < 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+    seen = exchanges();
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].path, "/v1/echo");  // logs and metrics see the path too
+}
+
 TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
   start();
   TestConnection c;
