@@ -3,6 +3,8 @@
 // with contiguous ids and the same events (no state run twice or skipped), no task result lost.
 #include "outcomes.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -13,14 +15,21 @@ namespace {
 constexpr int kKills = 5;
 
 void run_crash_test(const std::string& reference_url, const std::string& crash_url) {
-  // A run that is never killed.
+  // A run that is never killed; how long it takes sets when the kills fall.
+  const auto began = std::chrono::steady_clock::now();
   pid_t ref = spawn_worker(reference_url);
   ASSERT_GT(ref, 0);
   ASSERT_EQ(wait_worker(ref, 300s), 0) << "the reference run did not finish";
+  const auto whole = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - began)
+                         .count();
 
-  // The same work, killed at random moments.
+  // The same work, killed at random moments: each within the first fifth of a whole run's
+  // time, so that most kills land while there is work left, however fast the machine is.
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay_ms(200, 1500);
+  const int low = static_cast<int>(std::max<long long>(30, whole / 20));
+  const int high = static_cast<int>(std::max<long long>(low + 20, whole / 5));
+  std::uniform_int_distribution<int> delay_ms(low, high);
   int killed = 0;
   for (int k = 0; k < kKills; ++k) {
     pid_t pid = spawn_worker(crash_url);
