@@ -95,6 +95,10 @@ shared_buffers = 128MB
 # stall commits while they flush (the PostgreSQL setting production deployments use too).
 max_wal_size = 8GB
 checkpoint_timeout = 15min
+# A backend (autovacuum included) that writes pages out asks the kernel to write them to disk
+# every 256 kB, instead of leaving them dirty until the kernel's 30-second expiry writes them all
+# at once: on ext4 such a burst holds up WAL flushes, and so every commit, for up to a second.
+backend_flush_after = 256kB
 log_min_messages = warning
 EOF
   fi
