@@ -281,8 +281,21 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Clock::time_point started;
     std::optional<HttpResponse> response;
     bool close = false;                       // the connection ends after this answer
+    bool reported = false;                    // on_exchange has heard of it
     std::shared_ptr<RequestContext> context;  // null for the server's own answers
   };
+
+  // Tells on_exchange of a request once: as its answer goes to the socket, or when it never will
+  // (the client went away, the connection closed first) as 499, "client closed request".
+  void report(Pending& p, bool written) {
+    if (p.reported) return;
+    p.reported = true;
+    if (!p.response) {
+      p.exchange.seconds = std::chrono::duration<double>(Clock::now() - p.started).count();
+    }
+    if (!written) p.exchange.status = kClientClosedRequest;
+    core_->report(p.exchange, p.response ? *p.response : HttpResponse{});
+  }
 
   static auto on_done(const char* what) {
     return [what](std::exception_ptr e) {
@@ -435,12 +448,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (p.context) contexts.push_back(p.context);
     }
     for (auto& c : contexts) c->client_gone();
+    for (auto& [seq, p] : pending_) {
+      if (p.context && p.context->abandoned()) report(p, false);
+    }
   }
 
   // The connection is closed (or the session ends): no answer still pending will be written.
   void end_pending() {
     std::vector<std::shared_ptr<RequestContext>> contexts;
     for (auto& [seq, p] : pending_) {
+      report(p, false);
       if (p.context) contexts.push_back(p.context);
     }
     for (auto& c : contexts) {
@@ -563,7 +580,6 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Pending& p = it->second;
     p.exchange.status = response.status;
     p.exchange.seconds = std::chrono::duration<double>(Clock::now() - p.started).count();
-    core_->report(p.exchange, response);
     p.response = std::move(response);
     notify(writer_signal_);
   }
@@ -588,11 +604,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (p.context && p.context->abandoned()) {
         // The client went away and the handler asked to know: nobody takes this answer.
         p.context->settle(false);
+        report(p, false);
         ++next_write_;
         notify(reader_signal_);
         if (last) break;
         continue;
       }
+      report(p, true);
       auto res = to_beast(std::move(*p.response), p.exchange.request_id, !last,
                           p.exchange.method == "HEAD");
       writing_ = true;

@@ -45,7 +45,12 @@ namespace stepd::server {
 inline constexpr std::size_t kDefaultMaxBodyBytes = 1024 * 1024 + 64 * 1024;
 inline constexpr std::size_t kDefaultMaxHeaderBytes = 16 * 1024;
 
-// One answered request, as the access log and the metrics see it.
+// The status an exchange reports when its answer never reached the client: the client closed
+// the connection (or the server had to) before the answer was written.
+inline constexpr int kClientClosedRequest = 499;
+
+// One request, as the access log and the metrics see it: reported once, as its answer is
+// written, or with status kClientClosedRequest when it never will be.
 struct Exchange {
   std::string request_id;
   std::string remote;
@@ -54,7 +59,7 @@ struct Exchange {
   std::string amz_target;   // X-Amz-Target when sent
   std::string traceparent;  // the traceparent header when sent (unchecked)
   int status = 0;
-  double seconds = 0;  // from the request's first byte to its answer being ready
+  double seconds = 0;  // from the request's first byte to its answer being ready (or dropped)
 };
 
 struct ServerOptions {
@@ -71,8 +76,10 @@ struct ServerOptions {
   int max_pipelined = 16;     // requests of one connection handled at once
   std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: HTTPS
   std::string tls_key_file;   // PEM private key
-  // Called for every answer (also the server's own errors) just before it is written, on the
-  // I/O threads (several at once): must be thread-safe, quick, and not block.
+  // Called once for every request read (also the server's own error answers): just before its
+  // answer is written, or when it is dropped (status kClientClosedRequest, empty response when
+  // the handler had not answered yet). On the I/O threads (several at once): must be
+  // thread-safe, quick, and not block.
   std::function<void(const Exchange&, const HttpResponse&)> on_exchange;
 };
 
