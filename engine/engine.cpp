@@ -68,6 +68,18 @@ ApiError store_error(const Error& e) {
                    e.message);
 }
 
+// What a command's caller hears once its batch is committed: `value`, or the store's error.
+template <class Reply, class T>
+std::function<void(const Status&)> answer_when_committed(Reply reply, T value) {
+  return [reply = std::move(reply), value = std::move(value)](const Status& s) {
+    if (s.ok()) {
+      reply(value);
+    } else {
+      reply(store_error(s.error()));
+    }
+  };
+}
+
 }  // namespace
 
 class Engine::Impl {
@@ -873,13 +885,7 @@ class Engine::Impl {
             done(api_error("TaskDoesNotExist", "Task Does Not Exist"));
           });
         } else {
-          p.replies.push_back([done](const Status& s) {
-            if (s.ok()) {
-              done(true);
-            } else {
-              done(store_error(s.error()));
-            }
-          });
+          p.replies.push_back(answer_when_committed(std::move(done), true));
         }
         return;
       }
@@ -921,13 +927,7 @@ class Engine::Impl {
         cores_[rec.arn] = std::move(*core);
         ++p.created;
         touch(raw);
-        p.replies.push_back([reply, rec](const Status& s) {
-          if (s.ok()) {
-            reply(rec);
-          } else {
-            reply(store_error(s.error()));
-          }
-        });
+        p.replies.push_back(answer_when_committed(std::move(reply), std::move(rec)));
         return;
       }
       case Command::Kind::Stop: {
@@ -950,14 +950,7 @@ class Engine::Impl {
         ExecutionCore* core = it->second.get();
         core->stop(c.error, c.cause, now());
         touch(core);
-        ExecutionRecord rec = core->record();
-        p.replies.push_back([reply, rec](const Status& s) {
-          if (s.ok()) {
-            reply(rec);
-          } else {
-            reply(store_error(s.error()));
-          }
-        });
+        p.replies.push_back(answer_when_committed(std::move(reply), core->record()));
         return;
       }
     }
