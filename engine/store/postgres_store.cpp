@@ -7,6 +7,8 @@
 // raises SQLSTATE SD409; the error is then explained from a fresh read (diagnose_commit).
 #include "engine/store/postgres_store.hpp"
 
+#include "engine/store/request_checks.hpp"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -811,6 +813,36 @@ TaskRecord task_from(const PGresult* r, int row) {
   return t;
 }
 
+ActivityRecord activity_from(const PGresult* r, int row) {
+  return ActivityRecord{str(r, row, 0), str(r, row, 1), str(r, row, 2), i64(r, row, 3)};
+}
+
+PartitionLease lease_from(const PGresult* r, int row) {
+  return PartitionLease{i32(r, row, 0), str(r, row, 1), i64(r, row, 2), i64(r, row, 3)};
+}
+
+// Every row of `r`, each read by from(r, row).
+template <typename From>
+auto rows_of(const PGresult* r, From from) {
+  std::vector<decltype(from(r, 0))> out;
+  const int n = PQntuples(r);
+  out.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) out.push_back(from(r, i));
+  return out;
+}
+
+// A page from `r`, which asked for one row more than `page_size`: its first page_size rows, each
+// read by from(r, row), and, when the extra row came, next_token = token_of(the last item kept).
+template <typename From, typename TokenOf>
+auto page_of(const PGresult* r, int page_size, From from, TokenOf token_of) {
+  Page<decltype(from(r, 0))> out;
+  const int n = std::min(PQntuples(r), page_size);
+  out.items.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) out.items.push_back(from(r, i));
+  if (PQntuples(r) > page_size) out.next_token = token_of(out.items.back());
+  return out;
+}
+
 void add_machine_params(Params& p, const StateMachineRecord& m) {
   p.text(m.arn);
   p.text(m.name);
@@ -825,6 +857,16 @@ void add_machine_params(Params& p, const StateMachineRecord& m) {
   p.text(m.tracing_json);
   p.int8(m.created);
   p.int8(m.updated);
+}
+
+void add_revision_params(Params& p, std::string_view machine_arn, std::string_view revision_id,
+                         std::string_view definition, std::string_view role_arn,
+                         std::int64_t created) {
+  p.text(machine_arn);
+  p.text(revision_id);
+  p.text(definition);
+  p.text(role_arn);
+  p.int8(created);
 }
 
 // --- Errors -------------------------------------------------------------------------------------
@@ -1200,22 +1242,10 @@ std::optional<std::vector<std::string>> read_token(const std::string& token, cha
   return out;
 }
 
-std::optional<std::int64_t> parse_i64(const std::string& s) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
-Status check_page(const PageRequest& page) {
-  if (page.max_results < 1 || page.max_results > 1000) {
-    return error(ErrorCode::InvalidArgument,
-                 "max_results must be between 1 and 1000, got " + std::to_string(page.max_results));
-  }
-  return {};
-}
-
-Error invalid_token() { return error(ErrorCode::InvalidArgument, "invalid next_token"); }
+using store_detail::check_max;
+using store_detail::check_page_size;
+using store_detail::invalid_next_token;
+using store_detail::parse_i64;
 
 // --- The store ----------------------------------------------------------------------------------
 class PostgresStore final : public Store {
@@ -1285,6 +1315,28 @@ class PostgresStore final : public Store {
   Result<std::vector<PgResult>> run_simple(std::string_view what, const std::vector<Call>& calls,
                                            bool read_only);
 
+  // run_simple() of the one statement `q` with $1 = key.
+  Result<std::vector<PgResult>> run_by_key(Q q, std::string_view key, std::string_view what,
+                                           bool read_only);
+  // Every row the read statement `q` ($1 = key) yields, each read by from(result, row).
+  template <typename From>
+  auto rows_by_key(Q q, std::string_view key, std::string_view what, From from)
+      -> Result<std::vector<decltype(from(nullptr, 0))>>;
+  // The row statement `q` ($1 = key) yields, read by from(result, 0); NotFound "<noun> <key> does
+  // not exist" when there is none. `what` names the operation in other errors.
+  template <typename From>
+  auto get_by_key(Q q, std::string_view key, std::string_view what, std::string_view noun,
+                  From from) -> Result<decltype(from(nullptr, 0))>;
+  // Runs the write statement `q` on the row with $1 = key (and $2 = value when given), which
+  // returns the count of rows it changed; NotFound "<noun> <key> does not exist" when it is 0.
+  Status write_existing(Q q, std::string_view what, std::string_view key,
+                        std::optional<std::string_view> value, std::string_view noun);
+  // One page of a table listed by (name, arn) (state machines, activities): `kind` marks its
+  // tokens; statement `q` continues after ($1 name, $2 arn) with at most $3 rows.
+  template <typename From>
+  auto list_by_name(Q q, std::string_view what, char kind, const PageRequest& page, From from)
+      -> Result<Page<decltype(from(nullptr, 0))>>;
+
   Status commit_once(const CommitBatch& batch, CommitConflict* conflict, bool& retry);
   Status diagnose_commit(const CommitBatch& batch, const Failure& failure,
                          CommitConflict* conflict);
@@ -1318,6 +1370,74 @@ Result<std::vector<PgResult>> PostgresStore::run_simple(std::string_view what,
   Outcome out = run(calls, read_only);
   if (!out.ok) return map_failure(what, out.failure);
   return std::move(out.results);
+}
+
+Result<std::vector<PgResult>> PostgresStore::run_by_key(Q q, std::string_view key,
+                                                        std::string_view what, bool read_only) {
+  std::vector<Call> calls;
+  calls.emplace_back(q).params.text(key);
+  return run_simple(what, calls, read_only);
+}
+
+template <typename From>
+auto PostgresStore::rows_by_key(Q q, std::string_view key, std::string_view what, From from)
+    -> Result<std::vector<decltype(from(nullptr, 0))>> {
+  auto res = run_by_key(q, key, what, true);
+  if (!res.ok()) return res.error();
+  return rows_of((*res)[0].get(), from);
+}
+
+template <typename From>
+auto PostgresStore::get_by_key(Q q, std::string_view key, std::string_view what,
+                               std::string_view noun, From from)
+    -> Result<decltype(from(nullptr, 0))> {
+  auto res = run_by_key(q, key, what, true);
+  if (!res.ok()) return res.error();
+  const PGresult* r = (*res)[0].get();
+  if (PQntuples(r) == 0) {
+    return error(ErrorCode::NotFound,
+                 std::string(noun) + " " + std::string(key) + " does not exist");
+  }
+  return from(r, 0);
+}
+
+Status PostgresStore::write_existing(Q q, std::string_view what, std::string_view key,
+                                     std::optional<std::string_view> value, std::string_view noun) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(q).params;
+  p.text(key);
+  if (value) p.text(*value);
+  auto res = run_simple(what, calls, false);
+  if (!res.ok()) return res.error();
+  if (i64((*res)[0].get(), 0, 0) == 0) {
+    return error(ErrorCode::NotFound,
+                 std::string(noun) + " " + std::string(key) + " does not exist");
+  }
+  return {};
+}
+
+template <typename From>
+auto PostgresStore::list_by_name(Q q, std::string_view what, char kind, const PageRequest& page,
+                                 From from) -> Result<Page<decltype(from(nullptr, 0))>> {
+  if (Status s = check_page_size(page); !s.ok()) return s.error();
+  std::string after_name;
+  std::string after_arn;
+  if (!page.next_token.empty()) {
+    auto fields = read_token(page.next_token, kind, 2);
+    if (!fields) return invalid_next_token();
+    after_name = (*fields)[0];
+    after_arn = (*fields)[1];
+  }
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(q).params;
+  p.text(after_name);
+  p.text(after_arn);
+  p.int8(page.max_results + 1);
+  auto res = run_simple(what, calls, true);
+  if (!res.ok()) return res.error();
+  return page_of((*res)[0].get(), page.max_results, from, [&](const auto& last) {
+    return make_token(kind, {last.name, last.arn});
+  });
 }
 
 Status PostgresStore::migrate() {
@@ -1399,12 +1519,8 @@ Result<int> PostgresStore::schema_version() {
 Status PostgresStore::create_state_machine(const StateMachineRecord& machine) {
   std::vector<Call> calls;
   add_machine_params(calls.emplace_back(Q::InsertMachine).params, machine);
-  Params& rev = calls.emplace_back(Q::InsertRevision).params;
-  rev.text(machine.arn);
-  rev.text(machine.revision_id);
-  rev.text(machine.definition);
-  rev.text(machine.role_arn);
-  rev.int8(machine.created);
+  add_revision_params(calls.emplace_back(Q::InsertRevision).params, machine.arn,
+                      machine.revision_id, machine.definition, machine.role_arn, machine.created);
   Outcome out = run(calls, false);
   if (out.ok) return {};
   if (out.failure.sqlstate == "23505") {
@@ -1422,12 +1538,9 @@ Status PostgresStore::update_state_machine(const StateMachineRecord& machine,
                                            const RevisionRecord& revision) {
   std::vector<Call> calls;
   add_machine_params(calls.emplace_back(Q::UpdateMachine).params, machine);
-  Params& rev = calls.emplace_back(Q::InsertRevision).params;
-  rev.text(revision.machine_arn);
-  rev.text(revision.revision_id);
-  rev.text(revision.definition);
-  rev.text(revision.role_arn);
-  rev.int8(revision.created);
+  add_revision_params(calls.emplace_back(Q::InsertRevision).params, revision.machine_arn,
+                      revision.revision_id, revision.definition, revision.role_arn,
+                      revision.created);
   Outcome out = run(calls, false);
   if (out.ok) return {};
   if (out.failure.sqlstate == kCheckFailed && out.failure.call == 0) {
@@ -1442,15 +1555,7 @@ Status PostgresStore::update_state_machine(const StateMachineRecord& machine,
 }
 
 Result<StateMachineRecord> PostgresStore::get_state_machine(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::GetMachine).params.text(arn);
-  auto res = run_simple("get_state_machine", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  if (PQntuples(r) == 0) {
-    return error(ErrorCode::NotFound, "state machine " + std::string(arn) + " does not exist");
-  }
-  return machine_from(r, 0);
+  return get_by_key(Q::GetMachine, arn, "get_state_machine", "state machine", machine_from);
 }
 
 Result<RevisionRecord> PostgresStore::get_revision(std::string_view machine_arn,
@@ -1471,54 +1576,17 @@ Result<RevisionRecord> PostgresStore::get_revision(std::string_view machine_arn,
 }
 
 Result<Page<StateMachineRecord>> PostgresStore::list_state_machines(const PageRequest& page) {
-  if (Status s = check_page(page); !s.ok()) return s.error();
-  std::string after_name;
-  std::string after_arn;
-  if (!page.next_token.empty()) {
-    auto fields = read_token(page.next_token, 'm', 2);
-    if (!fields) return invalid_token();
-    after_name = (*fields)[0];
-    after_arn = (*fields)[1];
-  }
-  std::vector<Call> calls;
-  Params& p = calls.emplace_back(Q::ListMachines).params;
-  p.text(after_name);
-  p.text(after_arn);
-  p.int8(page.max_results + 1);
-  auto res = run_simple("list_state_machines", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  Page<StateMachineRecord> out;
-  const int n = std::min(PQntuples(r), page.max_results);
-  for (int i = 0; i < n; ++i) out.items.push_back(machine_from(r, i));
-  if (PQntuples(r) > page.max_results) {
-    out.next_token = make_token('m', {out.items.back().name, out.items.back().arn});
-  }
-  return out;
+  return list_by_name(Q::ListMachines, "list_state_machines", 'm', page, machine_from);
 }
 
 Status PostgresStore::delete_state_machine(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::DeleteMachine).params.text(arn);
-  auto res = run_simple("delete_state_machine", calls, false);
-  if (!res.ok()) return res.error();
-  if (i64((*res)[0].get(), 0, 0) == 0) {
-    return error(ErrorCode::NotFound, "state machine " + std::string(arn) + " does not exist");
-  }
-  return {};
+  return write_existing(Q::DeleteMachine, "delete_state_machine", arn, std::nullopt,
+                        "state machine");
 }
 
 Status PostgresStore::set_state_machine_tags(std::string_view arn, const std::string& tags_json) {
-  std::vector<Call> calls;
-  Params& p = calls.emplace_back(Q::SetMachineTags).params;
-  p.text(arn);
-  p.text(tags_json);
-  auto res = run_simple("set_state_machine_tags", calls, false);
-  if (!res.ok()) return res.error();
-  if (i64((*res)[0].get(), 0, 0) == 0) {
-    return error(ErrorCode::NotFound, "state machine " + std::string(arn) + " does not exist");
-  }
-  return {};
+  return write_existing(Q::SetMachineTags, "set_state_machine_tags", arn, tags_json,
+                        "state machine");
 }
 
 // --- Audit log ----------------------------------------------------------------------------------
@@ -1547,13 +1615,13 @@ Status PostgresStore::append_audit(const std::vector<AuditRecord>& entries) {
 
 Result<Page<AuditRecord>> PostgresStore::list_audit(const AuditQuery& query,
                                                     const PageRequest& page) {
-  if (Status s = check_page(page); !s.ok()) return s.error();
+  if (Status s = check_page_size(page); !s.ok()) return s.error();
   std::int64_t before = std::numeric_limits<std::int64_t>::max();
   if (!page.next_token.empty()) {
     auto fields = read_token(page.next_token, 'a', 1);
-    if (!fields) return invalid_token();
+    if (!fields) return invalid_next_token();
     auto id = parse_i64((*fields)[0]);
-    if (!id) return invalid_token();
+    if (!id) return invalid_next_token();
     before = *id;
   }
   const Q q = !query.resource.empty()    ? Q::ListAuditByResource
@@ -1569,18 +1637,13 @@ Result<Page<AuditRecord>> PostgresStore::list_audit(const AuditQuery& query,
   p.text(query.resource);
   auto res = run_simple("list_audit", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  Page<AuditRecord> out;
-  const int n = std::min(PQntuples(r), page.max_results);
-  out.items.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    out.items.push_back(AuditRecord{i64(r, i, 0), i64(r, i, 1), str(r, i, 2), str(r, i, 3),
-                                    str(r, i, 4), str(r, i, 5), str(r, i, 6), str(r, i, 7)});
-  }
-  if (PQntuples(r) > page.max_results) {
-    out.next_token = make_token('a', {std::to_string(out.items.back().id)});
-  }
-  return out;
+  return page_of(
+      (*res)[0].get(), page.max_results,
+      [](const PGresult* r, int i) {
+        return AuditRecord{i64(r, i, 0), i64(r, i, 1), str(r, i, 2), str(r, i, 3),
+                           str(r, i, 4), str(r, i, 5), str(r, i, 6), str(r, i, 7)};
+      },
+      [](const AuditRecord& last) { return make_token('a', {std::to_string(last.id)}); });
 }
 
 // --- commit
@@ -1626,6 +1689,18 @@ void for_each_last(const std::vector<T>& items, Key key, Fn fn) {
     if (seen.insert(key(*it)).second) keep.push_back(&*it);
   }
   for (auto it = keep.rbegin(); it != keep.rend(); ++it) fn(**it);
+}
+
+// Drops from `items` each one whose token a later one repeats (the last one wins); keeps order.
+template <typename T>
+void keep_last_per_token(std::vector<const T*>& items) {
+  if (items.size() <= 1) return;
+  std::unordered_set<std::string_view> seen;
+  std::vector<const T*> keep;
+  for (auto it = items.rbegin(); it != items.rend(); ++it) {
+    if (seen.insert((*it)->token).second) keep.push_back(*it);
+  }
+  items.assign(keep.rbegin(), keep.rend());
 }
 
 void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*>& writes) {
@@ -1802,14 +1877,7 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
       for (const TaskRecord& t : w->tasks_put) tasks.push_back(&t);
     }
     if (!tasks.empty()) {
-      if (tasks.size() > 1) {
-        std::unordered_set<std::string_view> seen;
-        std::vector<const TaskRecord*> keep;
-        for (auto it = tasks.rbegin(); it != tasks.rend(); ++it) {
-          if (seen.insert((*it)->token).second) keep.push_back(*it);
-        }
-        tasks.assign(keep.rbegin(), keep.rend());
-      }
+      keep_last_per_token(tasks);
       ArrayBuilder token(kText), arn(kText), frame(kText), state(kText), resource(kText),
           activity(kText), input(kText), status(kText), worker(kText), scheduled(kInt8),
           heartbeat(kInt8), timeout(kInt8), partition(kInt4);
@@ -1843,14 +1911,7 @@ void add_round(std::vector<Call>& calls, const std::vector<const ExecutionWrite*
       for (const ExecutionWrite::TaskStarted& t : w->tasks_started) started.push_back(&t);
     }
     if (!started.empty()) {
-      if (started.size() > 1) {
-        std::unordered_set<std::string_view> seen;
-        std::vector<const ExecutionWrite::TaskStarted*> keep;
-        for (auto it = started.rbegin(); it != started.rend(); ++it) {
-          if (seen.insert((*it)->token).second) keep.push_back(*it);
-        }
-        started.assign(keep.rbegin(), keep.rend());
-      }
+      keep_last_per_token(started);
       ArrayBuilder token(kText), worker(kText);
       for (const ExecutionWrite::TaskStarted* t : started) {
         token.add(std::string_view(t->token));
@@ -1994,27 +2055,19 @@ Status PostgresStore::diagnose_commit(const CommitBatch& batch, const Failure& f
 // --- Reads
 // ----------------------------------------------------------------------------------------
 Result<ExecutionRecord> PostgresStore::get_execution(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::GetExecution).params.text(arn);
-  auto res = run_simple("get_execution", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  if (PQntuples(r) == 0) {
-    return error(ErrorCode::NotFound, "execution " + std::string(arn) + " does not exist");
-  }
-  return execution_from(r, 0);
+  return get_by_key(Q::GetExecution, arn, "get_execution", "execution", execution_from);
 }
 
 Result<Page<ExecutionRecord>> PostgresStore::list_executions(const ExecutionFilter& filter,
                                                              const PageRequest& page) {
-  if (Status s = check_page(page); !s.ok()) return s.error();
+  if (Status s = check_page_size(page); !s.ok()) return s.error();
   std::int64_t before_start = std::numeric_limits<std::int64_t>::max();
   std::string after_arn;
   if (!page.next_token.empty()) {
     auto fields = read_token(page.next_token, 'e', 2);
-    if (!fields) return invalid_token();
+    if (!fields) return invalid_next_token();
     auto start = parse_i64((*fields)[0]);
-    if (!start) return invalid_token();
+    if (!start) return invalid_next_token();
     before_start = *start;
     after_arn = (*fields)[1];
   }
@@ -2030,26 +2083,21 @@ Result<Page<ExecutionRecord>> PostgresStore::list_executions(const ExecutionFilt
   if (!filter.machine_arn.empty()) p.text(filter.machine_arn);
   auto res = run_simple("list_executions", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  Page<ExecutionRecord> out;
-  const int n = std::min(PQntuples(r), page.max_results);
-  for (int i = 0; i < n; ++i) out.items.push_back(execution_from(r, i));
-  if (PQntuples(r) > page.max_results) {
-    out.next_token =
-        make_token('e', {std::to_string(out.items.back().start), out.items.back().arn});
-  }
-  return out;
+  return page_of((*res)[0].get(), page.max_results, execution_from,
+                 [](const ExecutionRecord& last) {
+                   return make_token('e', {std::to_string(last.start), last.arn});
+                 });
 }
 
 Result<Page<HistoryEvent>> PostgresStore::get_history(std::string_view arn, const PageRequest& page,
                                                       bool reverse) {
-  if (Status s = check_page(page); !s.ok()) return s.error();
+  if (Status s = check_page_size(page); !s.ok()) return s.error();
   std::int64_t after = reverse ? std::numeric_limits<std::int64_t>::max() : 0;
   if (!page.next_token.empty()) {
     auto fields = read_token(page.next_token, reverse ? 'r' : 'h', 1);
-    if (!fields) return invalid_token();
+    if (!fields) return invalid_next_token();
     auto id = parse_i64((*fields)[0]);
-    if (!id) return invalid_token();
+    if (!id) return invalid_next_token();
     after = *id;
   }
   std::vector<Call> calls;
@@ -2063,42 +2111,26 @@ Result<Page<HistoryEvent>> PostgresStore::get_history(std::string_view arn, cons
   if (PQntuples((*res)[0].get()) == 0) {
     return error(ErrorCode::NotFound, "execution " + std::string(arn) + " does not exist");
   }
-  const PGresult* r = (*res)[1].get();
-  Page<HistoryEvent> out;
-  const int n = std::min(PQntuples(r), page.max_results);
-  out.items.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    out.items.push_back(
-        HistoryEvent{i64(r, i, 0), i64(r, i, 1), i64(r, i, 2), str(r, i, 3), str(r, i, 4)});
-  }
-  if (PQntuples(r) > page.max_results) {
-    out.next_token = make_token(reverse ? 'r' : 'h', {std::to_string(out.items.back().id)});
-  }
-  return out;
+  return page_of(
+      (*res)[1].get(), page.max_results,
+      [](const PGresult* r, int i) {
+        return HistoryEvent{i64(r, i, 0), i64(r, i, 1), i64(r, i, 2), str(r, i, 3), str(r, i, 4)};
+      },
+      [&](const HistoryEvent& last) {
+        return make_token(reverse ? 'r' : 'h', {std::to_string(last.id)});
+      });
 }
 
 Result<std::vector<FrameRecord>> PostgresStore::load_frames(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::LoadFrames).params.text(arn);
-  auto res = run_simple("load_frames", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<FrameRecord> out;
-  for (int i = 0; i < PQntuples(r); ++i) out.push_back(FrameRecord{str(r, i, 0), str(r, i, 1)});
-  return out;
+  return rows_by_key(Q::LoadFrames, arn, "load_frames", [](const PGresult* r, int i) {
+    return FrameRecord{str(r, i, 0), str(r, i, 1)};
+  });
 }
 
 Result<std::vector<MapResultRecord>> PostgresStore::load_map_results(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::LoadMapResults).params.text(arn);
-  auto res = run_simple("load_map_results", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<MapResultRecord> out;
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(MapResultRecord{str(r, i, 0), i64(r, i, 1), str(r, i, 2)});
-  }
-  return out;
+  return rows_by_key(Q::LoadMapResults, arn, "load_map_results", [](const PGresult* r, int i) {
+    return MapResultRecord{str(r, i, 0), i64(r, i, 1), str(r, i, 2)};
+  });
 }
 
 Result<std::vector<std::string>> PostgresStore::open_executions(
@@ -2113,18 +2145,13 @@ Result<std::vector<std::string>> PostgresStore::open_executions(
   }
   auto res = run_simple("open_executions", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<std::string> out;
-  for (int i = 0; i < PQntuples(r); ++i) out.push_back(str(r, i, 0));
-  return out;
+  return rows_of((*res)[0].get(), [](const PGresult* r, int i) { return str(r, i, 0); });
 }
 
 Result<std::vector<TimerRecord>> PostgresStore::due_timers(Micros until,
                                                            const std::vector<int>& partitions,
                                                            int max) {
-  if (max < 1) {
-    return error(ErrorCode::InvalidArgument, "max must be at least 1, got " + std::to_string(max));
-  }
+  if (Status s = check_max(max); !s.ok()) return s.error();
   std::vector<Call> calls;
   Params& p = calls.emplace_back(partitions.empty() ? Q::DueTimers : Q::DueTimersIn).params;
   p.int8(until);
@@ -2136,42 +2163,20 @@ Result<std::vector<TimerRecord>> PostgresStore::due_timers(Micros until,
   }
   auto res = run_simple("due_timers", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<TimerRecord> out;
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(TimerRecord{str(r, i, 0), str(r, i, 1), i64(r, i, 2), i32(r, i, 3)});
-  }
-  return out;
+  return rows_of((*res)[0].get(), [](const PGresult* r, int i) {
+    return TimerRecord{str(r, i, 0), str(r, i, 1), i64(r, i, 2), i32(r, i, 3)};
+  });
 }
 
 Result<TaskRecord> PostgresStore::get_task(std::string_view token) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::GetTask).params.text(token);
-  auto res = run_simple("get_task", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  if (PQntuples(r) == 0) {
-    return error(ErrorCode::NotFound, "task " + std::string(token) + " does not exist");
-  }
-  return task_from(r, 0);
+  return get_by_key(Q::GetTask, token, "get_task", "task", task_from);
 }
 
 Result<std::vector<TaskRecord>> PostgresStore::tasks_of_execution(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::TasksOfExecution).params.text(arn);
-  auto res = run_simple("tasks_of_execution", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<TaskRecord> out;
-  for (int i = 0; i < PQntuples(r); ++i) out.push_back(task_from(r, i));
-  return out;
+  return rows_by_key(Q::TasksOfExecution, arn, "tasks_of_execution", task_from);
 }
 
 // --- Activities ---------------------------------------------------------------------------------
-ActivityRecord activity_from(const PGresult* r, int row) {
-  return ActivityRecord{str(r, row, 0), str(r, row, 1), str(r, row, 2), i64(r, row, 3)};
-}
-
 Status PostgresStore::create_activity(const ActivityRecord& activity) {
   std::vector<Call> calls;
   Params& p = calls.emplace_back(Q::InsertActivity).params;
@@ -2188,66 +2193,19 @@ Status PostgresStore::create_activity(const ActivityRecord& activity) {
 }
 
 Result<ActivityRecord> PostgresStore::get_activity(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::GetActivity).params.text(arn);
-  auto res = run_simple("get_activity", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  if (PQntuples(r) == 0) {
-    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
-  }
-  return activity_from(r, 0);
+  return get_by_key(Q::GetActivity, arn, "get_activity", "activity", activity_from);
 }
 
 Result<Page<ActivityRecord>> PostgresStore::list_activities(const PageRequest& page) {
-  if (Status s = check_page(page); !s.ok()) return s.error();
-  std::string after_name;
-  std::string after_arn;
-  if (!page.next_token.empty()) {
-    auto fields = read_token(page.next_token, 'v', 2);
-    if (!fields) return invalid_token();
-    after_name = (*fields)[0];
-    after_arn = (*fields)[1];
-  }
-  std::vector<Call> calls;
-  Params& p = calls.emplace_back(Q::ListActivities).params;
-  p.text(after_name);
-  p.text(after_arn);
-  p.int8(page.max_results + 1);
-  auto res = run_simple("list_activities", calls, true);
-  if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  Page<ActivityRecord> out;
-  const int n = std::min(PQntuples(r), page.max_results);
-  for (int i = 0; i < n; ++i) out.items.push_back(activity_from(r, i));
-  if (PQntuples(r) > page.max_results) {
-    out.next_token = make_token('v', {out.items.back().name, out.items.back().arn});
-  }
-  return out;
+  return list_by_name(Q::ListActivities, "list_activities", 'v', page, activity_from);
 }
 
 Status PostgresStore::delete_activity(std::string_view arn) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::DeleteActivity).params.text(arn);
-  auto res = run_simple("delete_activity", calls, false);
-  if (!res.ok()) return res.error();
-  if (i64((*res)[0].get(), 0, 0) == 0) {
-    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
-  }
-  return {};
+  return write_existing(Q::DeleteActivity, "delete_activity", arn, std::nullopt, "activity");
 }
 
 Status PostgresStore::set_activity_tags(std::string_view arn, const std::string& tags_json) {
-  std::vector<Call> calls;
-  Params& p = calls.emplace_back(Q::SetActivityTags).params;
-  p.text(arn);
-  p.text(tags_json);
-  auto res = run_simple("set_activity_tags", calls, false);
-  if (!res.ok()) return res.error();
-  if (i64((*res)[0].get(), 0, 0) == 0) {
-    return error(ErrorCode::NotFound, "activity " + std::string(arn) + " does not exist");
-  }
-  return {};
+  return write_existing(Q::SetActivityTags, "set_activity_tags", arn, tags_json, "activity");
 }
 
 // --- Task routing registry ----------------------------------------------------------------------
@@ -2282,12 +2240,9 @@ Result<std::vector<RouteRecord>> PostgresStore::list_routes() {
   calls.emplace_back(Q::ListRoutes);
   auto res = run_simple("list_routes", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<RouteRecord> out;
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(RouteRecord{str(r, i, 0), str(r, i, 1), str(r, i, 2), i64(r, i, 3)});
-  }
-  return out;
+  return rows_of((*res)[0].get(), [](const PGresult* r, int i) {
+    return RouteRecord{str(r, i, 0), str(r, i, 1), str(r, i, 2), i64(r, i, 3)};
+  });
 }
 
 // --- Tasks across nodes -------------------------------------------------------------------------
@@ -2328,11 +2283,8 @@ Status PostgresStore::post_task_message(const TaskMessage& message) {
 
 Result<std::vector<TaskMessage>> PostgresStore::task_messages(const std::vector<int>& partitions,
                                                               int max) {
-  if (max < 1) {
-    return error(ErrorCode::InvalidArgument, "max must be at least 1, got " + std::to_string(max));
-  }
-  std::vector<TaskMessage> out;
-  if (partitions.empty()) return out;
+  if (Status s = check_max(max); !s.ok()) return s.error();
+  if (partitions.empty()) return std::vector<TaskMessage>();
   std::vector<Call> calls;
   Params& p = calls.emplace_back(Q::TaskMessages).params;
   ArrayBuilder a(kInt4);
@@ -2341,12 +2293,10 @@ Result<std::vector<TaskMessage>> PostgresStore::task_messages(const std::vector<
   p.int8(max);
   auto res = run_simple("task_messages", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(TaskMessage{i64(r, i, 0), str(r, i, 1), str(r, i, 2), str(r, i, 3), i32(r, i, 4),
-                              i64(r, i, 5)});
-  }
-  return out;
+  return rows_of((*res)[0].get(), [](const PGresult* r, int i) {
+    return TaskMessage{i64(r, i, 0), str(r, i, 1), str(r, i, 2),
+                       str(r, i, 3), i32(r, i, 4), i64(r, i, 5)};
+  });
 }
 
 Status PostgresStore::delete_task_messages(const std::vector<std::int64_t>& ids) {
@@ -2390,18 +2340,11 @@ Result<std::vector<PartitionLease>> PostgresStore::acquire_partitions(const std:
   calls.emplace_back(Q::LeasesOf).params.text(node);
   auto res = run_simple("acquire_partitions", calls, false);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[2].get();
-  std::vector<PartitionLease> out;
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(PartitionLease{i32(r, i, 0), str(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
-  }
-  return out;
+  return rows_of((*res)[2].get(), lease_from);
 }
 
 Status PostgresStore::release_partitions(const std::string& node) {
-  std::vector<Call> calls;
-  calls.emplace_back(Q::ReleaseLeases).params.text(node);
-  auto res = run_simple("release_partitions", calls, false);
+  auto res = run_by_key(Q::ReleaseLeases, node, "release_partitions", false);
   if (!res.ok()) return res.error();
   return {};
 }
@@ -2411,12 +2354,7 @@ Result<std::vector<PartitionLease>> PostgresStore::list_partitions() {
   calls.emplace_back(Q::AllLeases);
   auto res = run_simple("list_partitions", calls, true);
   if (!res.ok()) return res.error();
-  const PGresult* r = (*res)[0].get();
-  std::vector<PartitionLease> out;
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out.push_back(PartitionLease{i32(r, i, 0), str(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
-  }
-  return out;
+  return rows_of((*res)[0].get(), lease_from);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 #include "engine/store/sqlite_store.hpp"
 
+#include "engine/store/request_checks.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
@@ -692,22 +693,69 @@ std::optional<std::pair<std::string, std::string>> parse_token(std::string_view 
   return std::make_pair(raw->substr(2, sep - 2), raw->substr(sep + 1));
 }
 
-std::optional<std::int64_t> parse_i64(std::string_view s) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
+using store_detail::check_max;
+using store_detail::check_page_size;
+using store_detail::invalid_next_token;
+using store_detail::parse_i64;
+
+// --- Reading results ----------------------------------------------------------------------------
+
+// Appends read_row(st) to `out` for each row `st` yields.
+template <typename T, typename Read>
+Status append_rows(Stmt& st, std::string_view doing, std::vector<T>& out, Read read_row) {
+  for (;;) {
+    Result<bool> row = st.step(doing);
+    if (!row) return row.error();
+    if (!*row) return {};
+    out.push_back(read_row(st));
+  }
 }
 
-Status check_page_size(const PageRequest& page) {
-  if (page.max_results < 1 || page.max_results > 1000) {
-    return invalid("max_results must be between 1 and 1000, got " +
-                   std::to_string(page.max_results));
+// Fills a page from `st`, which asks for one row more than `page_size`: up to page_size rows
+// read by read_row(st) go to out.items; when the extra row comes, out.next_token becomes
+// token_of(the last item kept).
+template <typename T, typename Read, typename TokenOf>
+Status read_page(Stmt& st, int page_size, std::string_view doing, Page<T>& out, Read read_row,
+                 TokenOf token_of) {
+  for (;;) {
+    Result<bool> row = st.step(doing);
+    if (!row) return row.error();
+    if (!*row) return {};
+    if (static_cast<int>(out.items.size()) == page_size) {
+      out.next_token = token_of(out.items.back());
+      return {};
+    }
+    out.items.push_back(read_row(st));
+  }
+}
+
+// `partitions` sorted, each once.
+std::vector<int> distinct_sorted(const std::vector<int>& partitions) {
+  std::vector<int> parts = partitions;
+  std::sort(parts.begin(), parts.end());
+  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  return parts;
+}
+
+// Inserts a revision row; AlreadyExists "revision <id> of state machine <arn> already exists"
+// when the machine has that revision already.
+Status insert_revision(Conn& c, std::string_view machine_arn, std::string_view revision_id,
+                       std::string_view definition, std::string_view role_arn,
+                       std::int64_t created) {
+  STEPD_PREPARE(rev, c, kInsertRevision);
+  rev.bind(1, machine_arn);
+  rev.bind(2, revision_id);
+  rev.bind(3, definition);
+  rev.bind(4, role_arn);
+  rev.bind(5, created);
+  STEPD_TRY(rev.run("insert a revision"));
+  if (rev.changes() == 0) {
+    return Error{ErrorCode::AlreadyExists, "revision " + std::string(revision_id) +
+                                               " of state machine " + std::string(machine_arn) +
+                                               " already exists"};
   }
   return {};
 }
-
-Error bad_token() { return invalid("invalid next_token"); }
 
 // --- Row readers --------------------------------------------------------------------------------
 
@@ -791,6 +839,10 @@ PartitionLease read_lease(const Stmt& st) {
   return PartitionLease{st.i32(0), st.text(1), st.i64(2), st.i64(3)};
 }
 
+ActivityRecord read_activity(const Stmt& st) {
+  return ActivityRecord{st.text(0), st.text(1), st.text(2), st.i64(3)};
+}
+
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -863,6 +915,77 @@ struct SqliteStore::Impl {
     return result;
   }
 
+  // The row `sql` (?1 = key) yields, read by read_row(stmt); NotFound "<noun> <key> does not
+  // exist" when there is none.
+  template <typename Read>
+  auto get_by_key(const char* sql, std::string_view key, std::string_view doing,
+                  std::string_view noun, Read read_row)
+      -> Result<decltype(read_row(std::declval<const Stmt&>()))> {
+    return read([&](Conn& c) -> Result<decltype(read_row(std::declval<const Stmt&>()))> {
+      STEPD_PREPARE(st, c, sql);
+      st.bind(1, key);
+      Result<bool> row = st.step(doing);
+      if (!row) return row.error();
+      if (!*row) return not_found(std::string(noun) + " " + std::string(key));
+      return read_row(st);
+    });
+  }
+
+  // Every row `sql` (?1 = key) yields, each read by read_row(stmt).
+  template <typename Read>
+  auto rows_by_key(const char* sql, std::string_view key, std::string_view doing, Read read_row)
+      -> Result<std::vector<decltype(read_row(std::declval<const Stmt&>()))>> {
+    using Row = decltype(read_row(std::declval<const Stmt&>()));
+    return read([&](Conn& c) -> Result<std::vector<Row>> {
+      STEPD_PREPARE(st, c, sql);
+      st.bind(1, key);
+      std::vector<Row> out;
+      STEPD_TRY(append_rows(st, doing, out, read_row));
+      return out;
+    });
+  }
+
+  // Runs the write `sql` on the row with ?1 = key (and ?2 = value when given); NotFound "<noun>
+  // <key> does not exist" when it changed no row.
+  Status write_existing(const char* sql, std::string_view key,
+                        std::optional<std::string_view> value, std::string_view doing,
+                        std::string_view noun) {
+    return write([&](Conn& c) -> Status {
+      STEPD_PREPARE(st, c, sql);
+      st.bind(1, key);
+      if (value) st.bind(2, *value);
+      STEPD_TRY(st.run(doing));
+      if (st.changes() == 0) return not_found(std::string(noun) + " " + std::string(key));
+      return {};
+    });
+  }
+
+  // One page of a table listed by (name, arn) (state machines, activities): `kind` marks its
+  // tokens; `sql` continues after (?1 name, ?2 arn) with at most ?3 rows.
+  template <typename T, typename Read>
+  Result<Page<T>> list_by_name(const PageRequest& page, char kind, const char* sql,
+                               std::string_view doing, Read read_row) {
+    STEPD_TRY(check_page_size(page));
+    std::string after_name;
+    std::string after_arn;
+    if (!page.next_token.empty()) {
+      auto key = parse_token(page.next_token, kind);
+      if (!key) return invalid_next_token();
+      after_name = std::move(key->first);
+      after_arn = std::move(key->second);
+    }
+    return read([&](Conn& c) -> Result<Page<T>> {
+      STEPD_PREPARE(st, c, sql);
+      st.bind(1, after_name);
+      st.bind(2, after_arn);
+      st.bind(3, page.max_results + 1);
+      Page<T> out;
+      STEPD_TRY(read_page(st, page.max_results, doing, out, read_row,
+                          [&](const T& last) { return make_token(kind, last.name, last.arn); }));
+      return out;
+    });
+  }
+
   Status apply_write(Conn& c, const ExecutionWrite& w, std::int64_t eid,
                      std::int64_t first_event_id);
 };
@@ -878,19 +1001,7 @@ Status SqliteStore::Impl::apply_write(Conn& c, const ExecutionWrite& w, std::int
     }
     ++expect;
   }
-  if (!w.events.empty()) {
-    STEPD_PREPARE(st, c, kInsertEvent);
-    for (const HistoryEvent& ev : w.events) {
-      st.bind(1, eid);
-      st.bind(2, ev.id);
-      st.bind(3, ev.previous_id);
-      st.bind(4, ev.timestamp);
-      st.bind(5, ev.type);
-      st.bind(6, ev.details);
-      STEPD_TRY(st.run("append a history event"));
-      st.reset();
-    }
-  }
+  // Runs `sql` once per item, bound by bind(stmt, item).
   auto each = [&](const char* sql, const auto& items, auto&& bind,
                   std::string_view doing) -> Status {
     if (items.empty()) return {};
@@ -902,6 +1013,17 @@ Status SqliteStore::Impl::apply_write(Conn& c, const ExecutionWrite& w, std::int
     }
     return {};
   };
+  STEPD_TRY(each(
+      kInsertEvent, w.events,
+      [&](Stmt& st, const HistoryEvent& ev) {
+        st.bind(1, eid);
+        st.bind(2, ev.id);
+        st.bind(3, ev.previous_id);
+        st.bind(4, ev.timestamp);
+        st.bind(5, ev.type);
+        st.bind(6, ev.details);
+      },
+      "append a history event"));
   STEPD_TRY(each(
       kPutFrame, w.frames_put,
       [&](Stmt& st, const FrameRecord& f) {
@@ -1101,19 +1223,8 @@ Status SqliteStore::create_state_machine(const StateMachineRecord& machine) {
         return Error{ErrorCode::AlreadyExists, "state machine " + machine.arn + " already exists"};
       }
     }
-    STEPD_PREPARE(rev, c, kInsertRevision);
-    rev.bind(1, machine.arn);
-    rev.bind(2, machine.revision_id);
-    rev.bind(3, machine.definition);
-    rev.bind(4, machine.role_arn);
-    rev.bind(5, machine.created);
-    STEPD_TRY(rev.run("insert a revision"));
-    if (rev.changes() == 0) {
-      return Error{ErrorCode::AlreadyExists, "revision " + machine.revision_id +
-                                                 " of state machine " + machine.arn +
-                                                 " already exists"};
-    }
-    return {};
+    return insert_revision(c, machine.arn, machine.revision_id, machine.definition,
+                           machine.role_arn, machine.created);
   });
 }
 
@@ -1126,31 +1237,13 @@ Status SqliteStore::update_state_machine(const StateMachineRecord& machine,
       STEPD_TRY(st.run("update a state machine"));
       if (st.changes() == 0) return not_found("state machine " + machine.arn);
     }
-    STEPD_PREPARE(rev, c, kInsertRevision);
-    rev.bind(1, revision.machine_arn);
-    rev.bind(2, revision.revision_id);
-    rev.bind(3, revision.definition);
-    rev.bind(4, revision.role_arn);
-    rev.bind(5, revision.created);
-    STEPD_TRY(rev.run("insert a revision"));
-    if (rev.changes() == 0) {
-      return Error{ErrorCode::AlreadyExists, "revision " + revision.revision_id +
-                                                 " of state machine " + revision.machine_arn +
-                                                 " already exists"};
-    }
-    return {};
+    return insert_revision(c, revision.machine_arn, revision.revision_id, revision.definition,
+                           revision.role_arn, revision.created);
   });
 }
 
 Result<StateMachineRecord> SqliteStore::get_state_machine(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<StateMachineRecord> {
-    STEPD_PREPARE(st, c, kGetMachine);
-    st.bind(1, arn);
-    Result<bool> row = st.step("read a state machine");
-    if (!row) return row.error();
-    if (!*row) return not_found("state machine " + std::string(arn));
-    return read_machine(st);
-  });
+  return impl_->get_by_key(kGetMachine, arn, "read a state machine", "state machine", read_machine);
 }
 
 Result<RevisionRecord> SqliteStore::get_revision(std::string_view machine_arn,
@@ -1170,34 +1263,8 @@ Result<RevisionRecord> SqliteStore::get_revision(std::string_view machine_arn,
 }
 
 Result<Page<StateMachineRecord>> SqliteStore::list_state_machines(const PageRequest& page) {
-  STEPD_TRY(check_page_size(page));
-  std::string after_name;
-  std::string after_arn;
-  if (!page.next_token.empty()) {
-    auto key = parse_token(page.next_token, 'M');
-    if (!key) return bad_token();
-    after_name = std::move(key->first);
-    after_arn = std::move(key->second);
-  }
-  return impl_->read([&](Conn& c) -> Result<Page<StateMachineRecord>> {
-    STEPD_PREPARE(st, c, kListMachines);
-    st.bind(1, after_name);
-    st.bind(2, after_arn);
-    st.bind(3, page.max_results + 1);
-    Page<StateMachineRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("list state machines");
-      if (!row) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.max_results) {
-        const StateMachineRecord& last = out.items.back();
-        out.next_token = make_token('M', last.name, last.arn);
-        break;
-      }
-      out.items.push_back(read_machine(st));
-    }
-    return out;
-  });
+  return impl_->list_by_name<StateMachineRecord>(page, 'M', kListMachines, "list state machines",
+                                                 read_machine);
 }
 
 Status SqliteStore::delete_state_machine(std::string_view arn) {
@@ -1215,14 +1282,8 @@ Status SqliteStore::delete_state_machine(std::string_view arn) {
 }
 
 Status SqliteStore::set_state_machine_tags(std::string_view arn, const std::string& tags_json) {
-  return impl_->write([&](Conn& c) -> Status {
-    STEPD_PREPARE(st, c, kSetMachineTags);
-    st.bind(1, arn);
-    st.bind(2, tags_json);
-    STEPD_TRY(st.run("set the tags of a state machine"));
-    if (st.changes() == 0) return not_found("state machine " + std::string(arn));
-    return {};
-  });
+  return impl_->write_existing(kSetMachineTags, arn, tags_json, "set the tags of a state machine",
+                               "state machine");
 }
 
 // --- Commit -------------------------------------------------------------------------------------
@@ -1348,14 +1409,7 @@ Status SqliteStore::commit(const CommitBatch& batch, CommitConflict* conflict) {
 // --- Execution reads ----------------------------------------------------------------------------
 
 Result<ExecutionRecord> SqliteStore::get_execution(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<ExecutionRecord> {
-    STEPD_PREPARE(st, c, kGetExecution);
-    st.bind(1, arn);
-    Result<bool> row = st.step("read an execution");
-    if (!row) return row.error();
-    if (!*row) return not_found("execution " + std::string(arn));
-    return read_execution(st);
-  });
+  return impl_->get_by_key(kGetExecution, arn, "read an execution", "execution", read_execution);
 }
 
 Result<Page<ExecutionRecord>> SqliteStore::list_executions(const ExecutionFilter& filter,
@@ -1365,9 +1419,9 @@ Result<Page<ExecutionRecord>> SqliteStore::list_executions(const ExecutionFilter
   std::string after_arn;
   if (!page.next_token.empty()) {
     auto key = parse_token(page.next_token, 'E');
-    if (!key) return bad_token();
+    if (!key) return invalid_next_token();
     std::optional<std::int64_t> start = parse_i64(key->first);
-    if (!start) return bad_token();
+    if (!start) return invalid_next_token();
     after_start = *start;
     after_arn = std::move(key->second);
   }
@@ -1383,17 +1437,10 @@ Result<Page<ExecutionRecord>> SqliteStore::list_executions(const ExecutionFilter
     if (!filter.status.empty()) st.bind(4, filter.status);
     st.bind(5, page.max_results + 1);
     Page<ExecutionRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("list executions");
-      if (!row) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.max_results) {
-        const ExecutionRecord& last = out.items.back();
-        out.next_token = make_token('E', std::to_string(last.start), last.arn);
-        break;
-      }
-      out.items.push_back(read_execution(st));
-    }
+    STEPD_TRY(read_page(st, page.max_results, "list executions", out, read_execution,
+                        [](const ExecutionRecord& last) {
+                          return make_token('E', std::to_string(last.start), last.arn);
+                        }));
     return out;
   });
 }
@@ -1404,9 +1451,9 @@ Result<Page<HistoryEvent>> SqliteStore::get_history(std::string_view arn, const 
   std::int64_t after = reverse ? std::numeric_limits<std::int64_t>::max() : 0;
   if (!page.next_token.empty()) {
     auto key = parse_token(page.next_token, 'H');
-    if (!key) return bad_token();
+    if (!key) return invalid_next_token();
     std::optional<std::int64_t> id = parse_i64(key->first);
-    if (!id || !key->second.empty()) return bad_token();
+    if (!id || !key->second.empty()) return invalid_next_token();
     after = *id;
   }
   return impl_->read([&](Conn& c) -> Result<Page<HistoryEvent>> {
@@ -1425,47 +1472,25 @@ Result<Page<HistoryEvent>> SqliteStore::get_history(std::string_view arn, const 
     st.bind(3, page.max_results + 1);
     Page<HistoryEvent> out;
     out.items.reserve(std::min(page.max_results, 256));
-    for (;;) {
-      Result<bool> row = st.step("read history");
-      if (!row) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.max_results) {
-        out.next_token = make_token('H', std::to_string(out.items.back().id));
-        break;
-      }
-      out.items.push_back(HistoryEvent{st.i64(0), st.i64(1), st.i64(2), st.text(3), st.text(4)});
-    }
+    STEPD_TRY(read_page(
+        st, page.max_results, "read history", out,
+        [](const Stmt& row) {
+          return HistoryEvent{row.i64(0), row.i64(1), row.i64(2), row.text(3), row.text(4)};
+        },
+        [](const HistoryEvent& last) { return make_token('H', std::to_string(last.id)); }));
     return out;
   });
 }
 
 Result<std::vector<FrameRecord>> SqliteStore::load_frames(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<std::vector<FrameRecord>> {
-    STEPD_PREPARE(st, c, kLoadFrames);
-    st.bind(1, arn);
-    std::vector<FrameRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("load frames");
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(FrameRecord{st.text(0), st.text(1)});
-    }
-    return out;
+  return impl_->rows_by_key(kLoadFrames, arn, "load frames", [](const Stmt& row) {
+    return FrameRecord{row.text(0), row.text(1)};
   });
 }
 
 Result<std::vector<MapResultRecord>> SqliteStore::load_map_results(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<std::vector<MapResultRecord>> {
-    STEPD_PREPARE(st, c, kLoadMapResults);
-    st.bind(1, arn);
-    std::vector<MapResultRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("load map results");
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(MapResultRecord{st.text(0), st.i64(1), st.text(2)});
-    }
-    return out;
+  return impl_->rows_by_key(kLoadMapResults, arn, "load map results", [](const Stmt& row) {
+    return MapResultRecord{row.text(0), row.i64(1), row.text(2)};
   });
 }
 
@@ -1473,21 +1498,15 @@ Result<std::vector<std::string>> SqliteStore::open_executions(const std::vector<
   return impl_->read([&](Conn& c) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
     auto collect = [&](Stmt& st) -> Status {
-      for (;;) {
-        Result<bool> row = st.step("list open executions");
-        if (!row) return row.error();
-        if (!*row) return {};
-        out.push_back(st.text(0));
-      }
+      return append_rows(st, "list open executions", out,
+                         [](const Stmt& row) { return row.text(0); });
     };
     if (partitions.empty()) {
       STEPD_PREPARE(st, c, kOpenExecutions);
       STEPD_TRY(collect(st));
       return out;
     }
-    std::vector<int> parts = partitions;
-    std::sort(parts.begin(), parts.end());
-    parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+    const std::vector<int> parts = distinct_sorted(partitions);
     for (int p : parts) {
       STEPD_PREPARE(st, c, kOpenExecutionsOfPartition);
       st.bind(1, p);
@@ -1503,16 +1522,13 @@ Result<std::vector<std::string>> SqliteStore::open_executions(const std::vector<
 Result<std::vector<TimerRecord>> SqliteStore::due_timers(Micros until,
                                                          const std::vector<int>& partitions,
                                                          int max) {
-  if (max < 1) return invalid("max must be at least 1, got " + std::to_string(max));
+  STEPD_TRY(check_max(max));
   return impl_->read([&](Conn& c) -> Result<std::vector<TimerRecord>> {
     std::vector<TimerRecord> out;
     auto collect = [&](Stmt& st) -> Status {
-      for (;;) {
-        Result<bool> row = st.step("read due timers");
-        if (!row) return row.error();
-        if (!*row) return {};
-        out.push_back(TimerRecord{st.text(0), st.text(1), st.i64(2), st.i32(3)});
-      }
+      return append_rows(st, "read due timers", out, [](const Stmt& row) {
+        return TimerRecord{row.text(0), row.text(1), row.i64(2), row.i32(3)};
+      });
     };
     if (partitions.empty()) {
       STEPD_PREPARE(st, c, kDueTimers);
@@ -1521,9 +1537,7 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(Micros until,
       STEPD_TRY(collect(st));
       return out;
     }
-    std::vector<int> parts = partitions;
-    std::sort(parts.begin(), parts.end());
-    parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+    const std::vector<int> parts = distinct_sorted(partitions);
     for (int p : parts) {
       STEPD_PREPARE(st, c, kDueTimersOfPartition);
       st.bind(1, until);
@@ -1543,29 +1557,11 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(Micros until,
 }
 
 Result<TaskRecord> SqliteStore::get_task(std::string_view token) {
-  return impl_->read([&](Conn& c) -> Result<TaskRecord> {
-    STEPD_PREPARE(st, c, kGetTask);
-    st.bind(1, token);
-    Result<bool> row = st.step("read a task");
-    if (!row) return row.error();
-    if (!*row) return not_found("task " + std::string(token));
-    return read_task(st);
-  });
+  return impl_->get_by_key(kGetTask, token, "read a task", "task", read_task);
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::tasks_of_execution(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<std::vector<TaskRecord>> {
-    STEPD_PREPARE(st, c, kTasksOfExecution);
-    st.bind(1, arn);
-    std::vector<TaskRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("read tasks");
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_task(st));
-    }
-    return out;
-  });
+  return impl_->rows_by_key(kTasksOfExecution, arn, "read tasks", read_task);
 }
 
 // --- Audit log ----------------------------------------------------------------------------------
@@ -1595,9 +1591,9 @@ Result<Page<AuditRecord>> SqliteStore::list_audit(const AuditQuery& query,
   std::int64_t before = std::numeric_limits<std::int64_t>::max();
   if (!page.next_token.empty()) {
     auto key = parse_token(page.next_token, 'A');
-    if (!key || !key->second.empty()) return bad_token();
+    if (!key || !key->second.empty()) return invalid_next_token();
     std::optional<std::int64_t> id = parse_i64(key->first);
-    if (!id) return bad_token();
+    if (!id) return invalid_next_token();
     before = *id;
   }
   const int mask = (query.key_id.empty() ? 0 : 1) | (query.operation.empty() ? 0 : 2) |
@@ -1611,17 +1607,13 @@ Result<Page<AuditRecord>> SqliteStore::list_audit(const AuditQuery& query,
     if (mask & 4) st.bind(4, query.resource);
     st.bind(5, page.max_results + 1);
     Page<AuditRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("list the audit log");
-      if (!row) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.max_results) {
-        out.next_token = make_token('A', std::to_string(out.items.back().id));
-        break;
-      }
-      out.items.push_back(AuditRecord{st.i64(0), st.i64(1), st.text(2), st.text(3), st.text(4),
-                                      st.text(5), st.text(6), st.text(7)});
-    }
+    STEPD_TRY(read_page(
+        st, page.max_results, "list the audit log", out,
+        [](const Stmt& row) {
+          return AuditRecord{row.i64(0),  row.i64(1),  row.text(2), row.text(3),
+                             row.text(4), row.text(5), row.text(6), row.text(7)};
+        },
+        [](const AuditRecord& last) { return make_token('A', std::to_string(last.id)); }));
     return out;
   });
 }
@@ -1644,66 +1636,22 @@ Status SqliteStore::create_activity(const ActivityRecord& activity) {
 }
 
 Result<ActivityRecord> SqliteStore::get_activity(std::string_view arn) {
-  return impl_->read([&](Conn& c) -> Result<ActivityRecord> {
-    STEPD_PREPARE(st, c, kGetActivity);
-    st.bind(1, arn);
-    Result<bool> row = st.step("read an activity");
-    if (!row) return row.error();
-    if (!*row) return not_found("activity " + std::string(arn));
-    return ActivityRecord{st.text(0), st.text(1), st.text(2), st.i64(3)};
-  });
+  return impl_->get_by_key(kGetActivity, arn, "read an activity", "activity", read_activity);
 }
 
 Result<Page<ActivityRecord>> SqliteStore::list_activities(const PageRequest& page) {
-  STEPD_TRY(check_page_size(page));
-  std::string after_name;
-  std::string after_arn;
-  if (!page.next_token.empty()) {
-    auto key = parse_token(page.next_token, 'V');
-    if (!key) return bad_token();
-    after_name = std::move(key->first);
-    after_arn = std::move(key->second);
-  }
-  return impl_->read([&](Conn& c) -> Result<Page<ActivityRecord>> {
-    STEPD_PREPARE(st, c, kListActivities);
-    st.bind(1, after_name);
-    st.bind(2, after_arn);
-    st.bind(3, page.max_results + 1);
-    Page<ActivityRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("list activities");
-      if (!row) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.max_results) {
-        const ActivityRecord& last = out.items.back();
-        out.next_token = make_token('V', last.name, last.arn);
-        break;
-      }
-      out.items.push_back(ActivityRecord{st.text(0), st.text(1), st.text(2), st.i64(3)});
-    }
-    return out;
-  });
+  return impl_->list_by_name<ActivityRecord>(page, 'V', kListActivities, "list activities",
+                                             read_activity);
 }
 
 Status SqliteStore::delete_activity(std::string_view arn) {
-  return impl_->write([&](Conn& c) -> Status {
-    STEPD_PREPARE(st, c, kDeleteActivity);
-    st.bind(1, arn);
-    STEPD_TRY(st.run("delete an activity"));
-    if (st.changes() == 0) return not_found("activity " + std::string(arn));
-    return {};
-  });
+  return impl_->write_existing(kDeleteActivity, arn, std::nullopt, "delete an activity",
+                               "activity");
 }
 
 Status SqliteStore::set_activity_tags(std::string_view arn, const std::string& tags_json) {
-  return impl_->write([&](Conn& c) -> Status {
-    STEPD_PREPARE(st, c, kSetActivityTags);
-    st.bind(1, arn);
-    st.bind(2, tags_json);
-    STEPD_TRY(st.run("set the tags of an activity"));
-    if (st.changes() == 0) return not_found("activity " + std::string(arn));
-    return {};
-  });
+  return impl_->write_existing(kSetActivityTags, arn, tags_json, "set the tags of an activity",
+                               "activity");
 }
 
 // --- Task routing registry ----------------------------------------------------------------------
@@ -1736,12 +1684,9 @@ Result<std::vector<RouteRecord>> SqliteStore::list_routes() {
   return impl_->read([&](Conn& c) -> Result<std::vector<RouteRecord>> {
     STEPD_PREPARE(st, c, kListRoutes);
     std::vector<RouteRecord> out;
-    for (;;) {
-      Result<bool> row = st.step("list routes");
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(RouteRecord{st.text(0), st.text(1), st.text(2), st.i64(3)});
-    }
+    STEPD_TRY(append_rows(st, "list routes", out, [](const Stmt& row) {
+      return RouteRecord{row.text(0), row.text(1), row.text(2), row.i64(3)};
+    }));
     return out;
   });
 }
@@ -1793,23 +1738,18 @@ Status SqliteStore::post_task_message(const TaskMessage& message) {
 
 Result<std::vector<TaskMessage>> SqliteStore::task_messages(const std::vector<int>& partitions,
                                                             int max) {
-  if (max < 1) return invalid("max must be at least 1, got " + std::to_string(max));
-  std::vector<int> parts = partitions;
-  std::sort(parts.begin(), parts.end());
-  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  STEPD_TRY(check_max(max));
+  const std::vector<int> parts = distinct_sorted(partitions);
   return impl_->read([&](Conn& c) -> Result<std::vector<TaskMessage>> {
     std::vector<TaskMessage> out;
     for (int p : parts) {
       STEPD_PREPARE(st, c, kTaskMessagesOfPartition);
       st.bind(1, p);
       st.bind(2, max);
-      for (;;) {
-        Result<bool> row = st.step("read task messages");
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back(
-            TaskMessage{st.i64(0), st.text(1), st.text(2), st.text(3), st.i32(4), st.i64(5)});
-      }
+      STEPD_TRY(append_rows(st, "read task messages", out, [](const Stmt& row) {
+        return TaskMessage{row.i64(0),  row.text(1), row.text(2),
+                           row.text(3), row.i32(4),  row.i64(5)};
+      }));
     }
     if (parts.size() > 1) {
       std::sort(out.begin(), out.end(),
@@ -1863,43 +1803,28 @@ Result<std::vector<PartitionLease>> SqliteStore::acquire_partitions(const std::s
       {
         STEPD_PREPARE(st, c, kLeasesBelow);
         st.bind(1, partitions);
-        for (;;) {
-          Result<bool> row = st.step("read partition leases");
-          if (!row) return row.error();
-          if (!*row) break;
-          rows.push_back(read_lease(st));
-        }
+        STEPD_TRY(append_rows(st, "read partition leases", rows, read_lease));
       }
       std::size_t next_row = 0;
       for (int p = 0; p < partitions && count < max_partitions; ++p) {
         while (next_row < rows.size() && rows[next_row].partition < p) ++next_row;
-        if (next_row < rows.size() && rows[next_row].partition == p) {
+        const bool has_row = next_row < rows.size() && rows[next_row].partition == p;
+        if (has_row) {
           const PartitionLease& lease = rows[next_row];
           if (lease.node == node || (!lease.node.empty() && lease.expires > now)) continue;
-          STEPD_PREPARE(st, c, kTakeLease);
-          st.bind(1, p);
-          st.bind(2, node);
-          st.bind(3, expires);
-          STEPD_TRY(st.run("take a partition lease"));
-        } else {
-          STEPD_PREPARE(st, c, kInsertLease);
-          st.bind(1, p);
-          st.bind(2, node);
-          st.bind(3, expires);
-          STEPD_TRY(st.run("take a partition lease"));
         }
+        // A partition with a row changes hands; one without gets its first row.
+        STEPD_PREPARE(st, c, has_row ? kTakeLease : kInsertLease);
+        st.bind(1, p);
+        st.bind(2, node);
+        st.bind(3, expires);
+        STEPD_TRY(st.run("take a partition lease"));
         ++count;
       }
     }
     STEPD_PREPARE(st, c, kLeasesOf);
     st.bind(1, node);
-    for (;;) {
-      Result<bool> row = st.step("read partition leases");
-      if (!row) return row.error();
-      if (!*row) break;
-      held.push_back(read_lease(st));
-    }
-    return {};
+    return append_rows(st, "read partition leases", held, read_lease);
   });
   if (!s.ok()) return s.error();
   return held;
@@ -1917,12 +1842,7 @@ Result<std::vector<PartitionLease>> SqliteStore::list_partitions() {
   return impl_->read([&](Conn& c) -> Result<std::vector<PartitionLease>> {
     std::vector<PartitionLease> out;
     STEPD_PREPARE(st, c, kAllLeases);
-    for (;;) {
-      Result<bool> row = st.step("read partition leases");
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_lease(st));
-    }
+    STEPD_TRY(append_rows(st, "read partition leases", out, read_lease));
     return out;
   });
 }
