@@ -55,7 +55,8 @@
 #include <utility>
 #include <vector>
 
-#include "bench/dispatch/bench_process.hpp"
+#include "bench/common/bench_process.hpp"
+#include "bench/common/server_bench.hpp"
 #include "stepd/worker/client.hpp"
 #include "stepd/worker/function_host.hpp"
 #include "stepd/worker/worker.hpp"
@@ -66,6 +67,7 @@ namespace {
 namespace worker = stepd::worker;
 using nlohmann::json;
 using stepd::bench::fixed;
+using stepd::bench::FlagUse;
 using stepd::bench::grouped;
 using Clock = std::chrono::steady_clock;
 
@@ -82,7 +84,9 @@ constexpr const char* kFunctionName = "dispatch_step";
 enum class Mode { Activity, Push };
 const char* mode_name(Mode m) { return m == Mode::Activity ? "activity" : "push"; }
 
-struct Options {
+// The shared flags (--only, --pg, --sqlite-options, --stepd-arg, --perf, --perf-args) and these.
+struct Options : stepd::bench::ServerFlags {
+  Options() { perf_args = "-F 999 -g"; }
   int executions = 1000;
   int low_executions = 300;
   int warmup = 100;
@@ -91,12 +95,6 @@ struct Options {
   int starters = 16;
   bool low = true;
   std::vector<Mode> modes = {Mode::Activity, Mode::Push};
-  std::string only;  // "", "sqlite" or "postgres"
-  std::string pg_url;
-  std::string sqlite_options;
-  std::vector<std::string> stepd_args;
-  std::string perf_dir;
-  std::string perf_args = "-F 999 -g";
   double timeout = 300;  // seconds a run may take to end
 };
 
@@ -127,22 +125,8 @@ void usage() {
 
 std::optional<Options> parse_options(int argc, char** argv) {
   Options o;
-  if (const char* pg = std::getenv("STEPD_TEST_PG_URL"); pg != nullptr) o.pg_url = pg;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      usage();
-      std::exit(0);
-    }
-    if (flag == "--no-low") {
-      o.low = false;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "dispatch_bench: %s needs a value (or is unknown)\n", flag.c_str());
-      return std::nullopt;
-    }
-    const std::string value = argv[++i];
+  auto on_value = [&](const std::string& flag, const std::string& value) {
+    // `value` as a whole number >= min into `out`; false (printed) when it is not one.
     auto count = [&](int& out, int min) {
       char* end = nullptr;
       const long n = std::strtol(value.c_str(), &end, 10);
@@ -153,21 +137,23 @@ std::optional<Options> parse_options(int argc, char** argv) {
       out = static_cast<int>(n);
       return true;
     };
-    if (flag == "--executions") {
-      if (!count(o.executions, 1)) return std::nullopt;
-    } else if (flag == "--low-executions") {
-      if (!count(o.low_executions, 1)) return std::nullopt;
-    } else if (flag == "--warmup") {
-      if (!count(o.warmup, 0)) return std::nullopt;
-    } else if (flag == "--workers") {
-      if (!count(o.workers, 1)) return std::nullopt;
-    } else if (flag == "--host-threads") {
-      if (!count(o.host_threads, 1)) return std::nullopt;
-    } else if (flag == "--starters") {
-      if (!count(o.starters, 1)) return std::nullopt;
-    } else if (flag == "--timeout") {
+    // The whole-number flags: the option each sets and its least value.
+    const struct {
+      const char* flag;
+      int* out;
+      int min;
+    } counts[] = {{"--executions", &o.executions, 1},
+                  {"--low-executions", &o.low_executions, 1},
+                  {"--warmup", &o.warmup, 0},
+                  {"--workers", &o.workers, 1},
+                  {"--host-threads", &o.host_threads, 1},
+                  {"--starters", &o.starters, 1}};
+    for (const auto& c : counts) {
+      if (flag == c.flag) return count(*c.out, c.min) ? FlagUse::Taken : FlagUse::Invalid;
+    }
+    if (flag == "--timeout") {
       int seconds = 0;
-      if (!count(seconds, 1)) return std::nullopt;
+      if (!count(seconds, 1)) return FlagUse::Invalid;
       o.timeout = seconds;
     } else if (flag == "--mode") {
       if (value == "activity") {
@@ -178,28 +164,16 @@ std::optional<Options> parse_options(int argc, char** argv) {
         o.modes = {Mode::Activity, Mode::Push};
       } else {
         std::fprintf(stderr, "dispatch_bench: --mode activity|push|both\n");
-        return std::nullopt;
+        return FlagUse::Invalid;
       }
-    } else if (flag == "--only") {
-      if (value != "sqlite" && value != "postgres") {
-        std::fprintf(stderr, "dispatch_bench: --only sqlite|postgres\n");
-        return std::nullopt;
-      }
-      o.only = value;
-    } else if (flag == "--pg") {
-      o.pg_url = value;
-    } else if (flag == "--sqlite-options") {
-      o.sqlite_options = value;
-    } else if (flag == "--stepd-arg") {
-      o.stepd_args.push_back(value);
-    } else if (flag == "--perf") {
-      o.perf_dir = value;
-    } else if (flag == "--perf-args") {
-      o.perf_args = value;
     } else {
-      std::fprintf(stderr, "dispatch_bench: unknown flag %s (--help lists them)\n", flag.c_str());
-      return std::nullopt;
+      return FlagUse::Unknown;
     }
+    return FlagUse::Taken;
+  };
+  if (!stepd::bench::read_server_flags(argc, argv, "dispatch_bench", usage, o,
+                                       {"--no-low", &o.low, false}, on_value)) {
+    return std::nullopt;
   }
   return o;
 }
@@ -740,23 +714,7 @@ void print_details(const RunResult& r) {
 bool run_store(const Options& options, const std::string& name, const std::string& url,
                double target, const std::string& pg_server, std::vector<RunResult>& rows) {
   stepd::test::StepdProcess stepd;
-  stepd::test::StepdOptions start;
-  start.store = url;
-  if (url.empty() && !options.sqlite_options.empty()) {
-    start.store = "sqlite:" + (stepd.dir() / "stepd.db").string() + "?" + options.sqlite_options;
-  }
-  start.args = {"--log-level", "warn"};
-  start.args.insert(start.args.end(), options.stepd_args.begin(), options.stepd_args.end());
-  if (!stepd.start(start)) {
-    std::printf("dispatch_bench: stepd did not start on %s:\n%s\n", name.c_str(),
-                stepd.log().c_str());
-    return false;
-  }
-  std::printf("\n[%s] stepd pid %d on 127.0.0.1:%u, store %s\n", name.c_str(),
-              static_cast<int>(stepd.pid()), stepd.port(),
-              url.empty() ? (start.store.empty() ? stepd.store_url() : start.store).c_str()
-                          : "postgresql (fresh schema)");
-  std::fflush(stdout);
+  if (!stepd::bench::start_stepd(stepd, options, "dispatch_bench", name, url)) return false;
 
   worker::FunctionHost host(
       {.threads = options.host_threads, .log = worker::stderr_logger(worker::LogLevel::Warning)});
@@ -876,26 +834,14 @@ int main(int argc, char** argv) {
       "(whole ms); load = 1-minute load average, sync = the disk's fdatasync of 8 KiB (median "
       "ms), both just before the run\n");
 
-  bool good = true;
   std::vector<RunResult> rows;
   std::vector<std::string> skipped;
-  if (options->only != "postgres") {
-    good = run_store(*options, "sqlite", "", kSqliteTarget, "", rows) && good;
-  }
-  if (options->only != "sqlite") {
-    if (options->pg_url.empty()) {
-      skipped.push_back(
-          "skipped: postgres (STEPD_TEST_PG_URL is not set and no --pg URL; start a server with: "
-          "eval \"$(bash scripts/postgres.sh start)\")");
-      std::printf("\n%s\n", skipped.back().c_str());
-    } else {
-      stepd::bench::ScratchSchema schema(options->pg_url,
-                                         "dispatch_bench_" + std::to_string(::getpid()));
-      good =
-          run_store(*options, "postgres", schema.url(), kPostgresTarget, options->pg_url, rows) &&
-          good;
-    }
-  }
+  const bool good = stepd::bench::run_each_store(
+      *options, "dispatch_bench", skipped,
+      [&](const std::string& name, const std::string& url, const std::string& server) {
+        const double target = name == "sqlite" ? kSqliteTarget : kPostgresTarget;
+        return run_store(*options, name, url, target, server, rows);
+      });
 
   std::printf(
       "\nSummary (targets: >= %s tasks/s on SQLite, >= %s on PostgreSQL, both modes; p50 <= %s "

@@ -29,9 +29,7 @@
 // Exit: 0 when every phase ran without an error answer and verified (whether the targets were met
 // or not is in the table), 1 otherwise (stepd did not start, an error answer, a lost or extra
 // start), 2 for bad flags.
-#include <fcntl.h>
 #include <postgresql/libpq-fe.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,10 +55,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -69,6 +65,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/common/bench_process.hpp"
+#include "bench/common/server_bench.hpp"
 #include "tests/server/process/stepd_process.hpp"
 
 namespace {
@@ -78,6 +76,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using stepd::bench::cpu_seconds;
+using stepd::bench::fixed;
+using stepd::bench::FlagUse;
+using stepd::bench::grouped;
+using stepd::bench::machine_busy_seconds;
+using stepd::bench::metric_sum;
+using stepd::bench::percentile;
 using stepd::test::HttpReply;
 using stepd::test::StepdProcess;
 
@@ -97,21 +102,17 @@ constexpr const char* kDefinition =
     R"("Done":{"Type":"Pass","End":true}}})";
 constexpr const char* kInput = R"({"orderId":42,"items":[{"sku":"A-1","qty":2}]})";
 
-struct Options {
+// The shared flags (--only, --pg, --sqlite-options, --stepd-arg, --perf, --perf-args) and these.
+struct Options : stepd::bench::ServerFlags {
+  Options() { perf_args = "-F 499 --call-graph dwarf,16384"; }
   double duration = 10;
   double warmup = 2;
   int connections = 64;
   int threads = 1;
-  std::string only;  // "", "sqlite" or "postgres"
   std::string api = "both";
   std::optional<double> rate;  // open loop at this rate instead of the two default rates
   bool steady = false;         // only the open phase(s), no saturation phase before them
-  std::string pg_url;
-  std::string sqlite_options;  // appended to the SQLite store URL after '?'
-  std::vector<std::string> stepd_args;
-  std::string latency_dir;  // one CSV of (due, latency) per measured phase
-  std::string perf_dir;     // record stepd with `perf record` during each measured phase
-  std::string perf_args = "-F 499 --call-graph dwarf,16384";
+  std::string latency_dir;     // one CSV of (due, latency) per measured phase
 };
 
 void usage() {
@@ -142,92 +143,45 @@ void usage() {
 
 std::optional<Options> parse_options(int argc, char** argv) {
   Options o;
-  if (const char* pg = std::getenv("STEPD_TEST_PG_URL"); pg != nullptr) o.pg_url = pg;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      usage();
-      std::exit(0);
-    }
-    if (flag == "--steady") {
-      o.steady = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "load_bench: %s needs a value (or is unknown)\n", flag.c_str());
-      return std::nullopt;
-    }
-    const std::string value = argv[++i];
-    char* end = nullptr;
-    const double number = std::strtod(value.c_str(), &end);
-    const bool numeric = end != value.c_str() && *end == '\0' && number > 0;
-    auto need_number = [&]() {
-      if (!numeric) std::fprintf(stderr, "load_bench: %s wants a positive number\n", flag.c_str());
-      return numeric;
-    };
-    if (flag == "--duration") {
-      if (!need_number()) return std::nullopt;
-      o.duration = number;
+  auto on_value = [&](const std::string& flag, const std::string& value) {
+    if (flag == "--duration" || flag == "--connections" || flag == "--threads" ||
+        flag == "--rate") {
+      char* end = nullptr;
+      const double number = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || *end != '\0' || number <= 0) {
+        std::fprintf(stderr, "load_bench: %s wants a positive number\n", flag.c_str());
+        return FlagUse::Invalid;
+      }
+      if (flag == "--duration") {
+        o.duration = number;
+      } else if (flag == "--connections") {
+        o.connections = static_cast<int>(number);
+      } else if (flag == "--threads") {
+        o.threads = static_cast<int>(number);
+      } else {
+        o.rate = number;
+      }
     } else if (flag == "--warmup") {
       o.warmup = std::max(0.0, std::strtod(value.c_str(), nullptr));
-    } else if (flag == "--connections") {
-      if (!need_number()) return std::nullopt;
-      o.connections = static_cast<int>(number);
-    } else if (flag == "--threads") {
-      if (!need_number()) return std::nullopt;
-      o.threads = static_cast<int>(number);
-    } else if (flag == "--rate") {
-      if (!need_number()) return std::nullopt;
-      o.rate = number;
-    } else if (flag == "--only") {
-      if (value != "sqlite" && value != "postgres") {
-        std::fprintf(stderr, "load_bench: --only sqlite|postgres\n");
-        return std::nullopt;
-      }
-      o.only = value;
     } else if (flag == "--api") {
       if (value != "aws" && value != "rest" && value != "both") {
         std::fprintf(stderr, "load_bench: --api aws|rest|both\n");
-        return std::nullopt;
+        return FlagUse::Invalid;
       }
       o.api = value;
-    } else if (flag == "--sqlite-options") {
-      o.sqlite_options = value;
-    } else if (flag == "--pg") {
-      o.pg_url = value;
     } else if (flag == "--latency-log") {
       o.latency_dir = value;
-    } else if (flag == "--perf") {
-      o.perf_dir = value;
-    } else if (flag == "--perf-args") {
-      o.perf_args = value;
-    } else if (flag == "--stepd-arg") {
-      o.stepd_args.push_back(value);
     } else {
-      std::fprintf(stderr, "load_bench: unknown flag %s (--help lists them)\n", flag.c_str());
-      return std::nullopt;
+      return FlagUse::Unknown;
     }
+    return FlagUse::Taken;
+  };
+  if (!stepd::bench::read_server_flags(argc, argv, "load_bench", usage, o,
+                                       {"--steady", &o.steady, true}, on_value)) {
+    return std::nullopt;
   }
   if (o.connections < 1 || o.threads < 1) return std::nullopt;
   return o;
-}
-
-// 1234567 -> "1,234,567".
-std::string grouped(double value) {
-  const long long n = std::llround(value);
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-std::string fixed(double value, int decimals = 1) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
 }
 
 // ---- The load generator -------------------------------------------------------------------
@@ -356,42 +310,6 @@ asio::awaitable<void> run_connection(Phase& phase, ConnectionStats& stats) {
   }
 }
 
-// CPU seconds (user + system) a process has used: /proc/PID/stat fields 14 and 15.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// CPU seconds the whole machine has been busy (every process, also other users' and
-// PostgreSQL's): /proc/stat's first line less idle and iowait.
-double machine_busy_seconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  in >> cpu;
-  double busy = 0;
-  double value = 0;
-  for (int i = 0; i < 8 && in >> value; ++i) {
-    if (i != 3 && i != 4) busy += value;  // 3: idle, 4: iowait
-  }
-  return busy / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-double percentile(const std::vector<std::uint32_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)] / 1000.0;
-}
-
 // The processes of the PostgreSQL server at `server` (its backends and background processes, as
 // pg_stat_activity lists them); none when `server` is "" or cannot be reached.
 std::vector<pid_t> postgres_pids(const std::string& server) {
@@ -493,9 +411,9 @@ PhaseResult run_phase(const Options& options, unsigned short port, pid_t stepd_p
   r.seconds = std::chrono::duration<double>(last - phase.start).count();
   if (r.seconds <= 0) r.seconds = seconds;
   r.rate = static_cast<double>(r.ok) / r.seconds;
-  r.p50 = percentile(latencies, 0.50);
-  r.p90 = percentile(latencies, 0.90);
-  r.p99 = percentile(latencies, 0.99);
+  r.p50 = percentile(latencies, 0.50) / 1000.0;
+  r.p90 = percentile(latencies, 0.90) / 1000.0;
+  r.p99 = percentile(latencies, 0.99) / 1000.0;
   r.max = latencies.empty() ? 0 : latencies.back() / 1000.0;
   r.stepd_cores = stepd_cpu / r.seconds;
   r.generator_cores = self_cpu / r.seconds;
@@ -544,24 +462,6 @@ std::string start_request(Api api, const std::string& machine_name,
                                      body.dump(), {{"Content-Type", "application/json"}});
 }
 
-// The sum of the values of the /metrics samples called `name` whose labels include every one of
-// `labels` (`label="value"`); 0 when there is none.
-double metric_value(const std::string& metrics, const std::string& name,
-                    const std::vector<std::string>& labels) {
-  std::istringstream in(metrics);
-  std::string line;
-  double total = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-    if (line[name.size()] != '{' && line[name.size()] != ' ') continue;
-    bool all = true;
-    for (const auto& label : labels) all = all && line.find(label) != std::string::npos;
-    if (!all) continue;
-    total += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-  }
-  return total;
-}
-
 // What stepd's own metrics say about a phase: the store's commits and the time requests spent
 // inside the server (from the request read to the answer written), as differences of two
 // /metrics snapshots.
@@ -576,15 +476,13 @@ ServerSnapshot server_snapshot(unsigned short port, const std::string& route) {
   const HttpReply m = stepd::test::http_request(port, "GET", "/metrics");
   const std::string by_route = "route=\"" + route + "\"";
   ServerSnapshot s;
-  s.commits = metric_value(m.body, "stepd_store_commit_seconds_count", {});
-  s.commit_seconds = metric_value(m.body, "stepd_store_commit_seconds_sum", {});
-  s.batched_steps = metric_value(m.body, "stepd_store_commit_batch_size_sum", {});
-  s.commits_within_50ms =
-      metric_value(m.body, "stepd_store_commit_seconds_bucket", {"le=\"0.05\""});
-  s.commits_within_250ms =
-      metric_value(m.body, "stepd_store_commit_seconds_bucket", {"le=\"0.25\""});
-  s.requests = metric_value(m.body, "stepd_http_request_duration_seconds_count", {by_route});
-  s.request_seconds = metric_value(m.body, "stepd_http_request_duration_seconds_sum", {by_route});
+  s.commits = metric_sum(m.body, "stepd_store_commit_seconds_count", {});
+  s.commit_seconds = metric_sum(m.body, "stepd_store_commit_seconds_sum", {});
+  s.batched_steps = metric_sum(m.body, "stepd_store_commit_batch_size_sum", {});
+  s.commits_within_50ms = metric_sum(m.body, "stepd_store_commit_seconds_bucket", {"le=\"0.05\""});
+  s.commits_within_250ms = metric_sum(m.body, "stepd_store_commit_seconds_bucket", {"le=\"0.25\""});
+  s.requests = metric_sum(m.body, "stepd_http_request_duration_seconds_count", {by_route});
+  s.request_seconds = metric_sum(m.body, "stepd_http_request_duration_seconds_sum", {by_route});
   std::istringstream in(m.body);
   const std::string bucket = "stepd_http_request_duration_seconds_bucket{";
   for (std::string line; std::getline(in, line);) {
@@ -650,9 +548,9 @@ bool verify(unsigned short port, const std::string& machine_arn, std::uint64_t a
   const auto wait_from = Clock::now();
   for (;;) {
     const HttpReply m = stepd::test::http_request(port, "GET", "/metrics");
-    started = metric_value(m.body, "stepd_executions_started_total", {label});
+    started = metric_sum(m.body, "stepd_executions_started_total", {label});
     succeeded =
-        metric_value(m.body, "stepd_executions_finished_total", {label, "status=\"SUCCEEDED\""});
+        metric_sum(m.body, "stepd_executions_finished_total", {label, "status=\"SUCCEEDED\""});
     if ((started >= static_cast<double>(answered) && succeeded >= started) ||
         Clock::now() > deadline) {
       break;
@@ -682,27 +580,12 @@ bool verify(unsigned short port, const std::string& machine_arn, std::uint64_t a
 pid_t start_perf(const Options& options, pid_t stepd_pid, const std::string& name, double seconds) {
   std::filesystem::create_directories(options.perf_dir);
   const std::string base = options.perf_dir + "/" + name;
-  std::vector<std::string> args = {"perf", "record"};
-  std::istringstream extra(options.perf_args);
-  for (std::string a; extra >> a;) args.push_back(a);
-  args.insert(args.end(), {"-p", std::to_string(stepd_pid), "-o", base + ".data", "--", "sleep",
-                           fixed(seconds, 1)});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  const std::string log = base + ".log";
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, "perf", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    std::printf("load_bench: cannot start perf: %s\n", std::strerror(rc));
-    return -1;
-  }
+  std::vector<std::string> args =
+      stepd::bench::perf_record_args(stepd_pid, base + ".data", options.perf_args);
+  args.insert(args.end(), {"--", "sleep", fixed(seconds, 1)});
+  std::string error;
+  const pid_t pid = stepd::bench::spawn_logged(args, base + ".log", error);
+  if (pid < 0) std::printf("load_bench: %s\n", error.c_str());
   return pid;
 }
 
@@ -760,25 +643,8 @@ struct StoreRun {
 // Runs every phase on one store; appends the rows; false when anything failed.
 bool run_store(const Options& options, const StoreRun& store, std::vector<Row>& rows) {
   StepdProcess stepd;
-  stepd::test::StepdOptions start;
-  start.store = store.url;
-  if (store.url.empty() && !options.sqlite_options.empty()) {
-    start.store = "sqlite:" + (stepd.dir() / "stepd.db").string() + "?" + options.sqlite_options;
-  }
-  start.args = {"--log-level", "warn"};
-  start.args.insert(start.args.end(), options.stepd_args.begin(), options.stepd_args.end());
-  if (!stepd.start(start)) {
-    std::printf("load_bench: stepd did not start on %s:\n%s\n", store.name.c_str(),
-                stepd.log().c_str());
-    return false;
-  }
+  if (!stepd::bench::start_stepd(stepd, options, "load_bench", store.name, store.url)) return false;
   const unsigned short port = stepd.port();
-  std::printf("\n[%s] stepd pid %d on 127.0.0.1:%u, store %s\n", store.name.c_str(),
-              static_cast<int>(stepd.pid()), port,
-              store.url.empty()
-                  ? start.store.empty() ? stepd.store_url().c_str() : start.store.c_str()
-                  : "postgresql (fresh schema)");
-  std::fflush(stdout);
 
   // A machine of its own for each phase, so that its executions can be counted: {name, ARN}.
   int machines = 0;
@@ -894,35 +760,6 @@ bool run_store(const Options& options, const StoreRun& store, std::vector<Row>& 
   return good;
 }
 
-// A schema of its own on the PostgreSQL server; dropped when this is destroyed.
-class ScratchSchema {
- public:
-  explicit ScratchSchema(std::string server) : server_(std::move(server)) {
-    schema_ = "load_bench_" + std::to_string(::getpid());
-    drop();
-    url_ = server_ + (server_.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
-  }
-  ~ScratchSchema() { drop(); }
-  ScratchSchema(const ScratchSchema&) = delete;
-  ScratchSchema& operator=(const ScratchSchema&) = delete;
-  const std::string& url() const { return url_; }
-
- private:
-  void drop() {
-    PGconn* pg = PQconnectdb(server_.c_str());
-    if (PQstatus(pg) == CONNECTION_OK) {
-      PQsetNoticeProcessor(
-          pg, [](void*, const char*) {}, nullptr);
-      PQclear(PQexec(pg, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str()));
-    }
-    PQfinish(pg);
-  }
-
-  std::string server_;
-  std::string schema_;
-  std::string url_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -942,25 +779,14 @@ int main(int argc, char** argv) {
       "load_bench: latency from the due time in open loop (no coordinated omission); "
       "figures over 2xx answers\n");
 
-  bool good = true;
   std::vector<Row> rows;
   std::vector<std::string> skipped;
-  if (options->only != "postgres") {
-    good = run_store(*options, {"sqlite", "", kSqliteTargetRate, ""}, rows) && good;
-  }
-  if (options->only != "sqlite") {
-    if (options->pg_url.empty()) {
-      skipped.push_back(
-          "skipped: postgres (STEPD_TEST_PG_URL is not set and no --pg URL; start a server "
-          "with: eval \"$(bash scripts/postgres.sh start)\")");
-      std::printf("\n%s\n", skipped.back().c_str());
-    } else {
-      ScratchSchema schema(options->pg_url);
-      good = run_store(*options, {"postgres", schema.url(), kPostgresTargetRate, options->pg_url},
-                       rows) &&
-             good;
-    }
-  }
+  const bool good = stepd::bench::run_each_store(
+      *options, "load_bench", skipped,
+      [&](const std::string& name, const std::string& url, const std::string& server) {
+        const double target = name == "sqlite" ? kSqliteTargetRate : kPostgresTargetRate;
+        return run_store(*options, {name, url, target, server}, rows);
+      });
 
   std::printf(
       "\nSummary (targets: >= %s/s on SQLite, >= %s/s on PostgreSQL; p99 <= %s ms at 50%% "

@@ -25,36 +25,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/store_workload.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace stepd::engine;
 using Clock = std::chrono::steady_clock;
 
-const std::string kPayload = [] {
-  std::string s = R"({"output":{"order":12345,"items":[)";
-  while (s.size() < 480) s += R"({"sku":"ABC-123","qty":2},)";
-  s += R"({"sku":"END","qty":0}]},"outputDetails":{"truncated":false}})";
-  return s;
-}();
+using stepd::bench::kPayload;
+using stepd::bench::seconds_since;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "store_bench: %s failed\n", what);
-    std::exit(1);
-  }
-}
-
-void check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "store_bench: %s: %s\n", what, s.error().message.c_str());
-    std::exit(1);
-  }
-}
+constexpr stepd::bench::ExitOnFailure check{"store_bench"};
 
 // Bytes this process has passed to write()/pwrite() so far (wchar of /proc/self/io; 0 where there
 // is no such file). Unlike time, this does not depend on how busy the disk is.
@@ -154,21 +136,9 @@ class StoreCommits {
 
     CommitBatch create;
     for (int i = 0; i < kExecutions; ++i) {
-      ExecutionRecord e;
-      e.name = "run" + std::to_string(i);
-      e.arn = "arn:aws:states:us-east-1:123456789012:execution:bench:" + e.name;
-      e.machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench";
-      e.revision_id = "1";
-      e.type = "STANDARD";
-      e.status = "RUNNING";
-      e.input = "{}";
-      e.start = 1'700'000'000'000'000 + i;
-      e.partition = i % 8;
-      ExecutionWrite w;
-      w.execution_arn = e.arn;
-      w.create = e;
-      w.events.push_back(HistoryEvent{1, 0, e.start, "ExecutionStarted", "{}"});
-      create.writes.push_back(std::move(w));
+      ExecutionRecord e = stepd::bench::running_execution("run" + std::to_string(i),
+                                                          1'700'000'000'000'000 + i, i % 8);
+      create.writes.push_back(stepd::bench::start_write(e));
       arns_.push_back(e.arn);
     }
     check(store_->commit(create), "create executions");
@@ -176,13 +146,7 @@ class StoreCommits {
     last_ids_.assign(kExecutions, 1);
     generations_.assign(kExecutions, 0);
     // Built once: the loop measures commit(), not building batches.
-    batch_.writes.resize(writes_per_batch);
-    for (auto& w : batch_.writes) {
-      w.events.resize(1);
-      w.events[0].type = "TaskStateExited";
-      w.events[0].details = kPayload;
-      if (with_frame) w.frames_put = {FrameRecord{"", R"({"state":"Next","retries":[0,0]})"}};
-    }
+    batch_ = stepd::bench::step_batch(writes_per_batch, with_frame);
   }
 
   void run(double budget, Tally& tally) {
@@ -196,16 +160,9 @@ class StoreCommits {
         w.create.reset();
         w.update.status.reset();
         if (lifetime_ > 0 && last_ids_[i] == lifetime_) {  // finished: start the next one
-          ExecutionRecord e;
-          e.name = "run" + std::to_string(i) + "-" + std::to_string(++generations_[i]);
-          e.arn = "arn:aws:states:us-east-1:123456789012:execution:bench:" + e.name;
-          e.machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench";
-          e.revision_id = "1";
-          e.type = "STANDARD";
-          e.status = "RUNNING";
-          e.input = "{}";
-          e.start = 1'700'000'000'000'000 + next_;
-          e.partition = i % 8;
+          ExecutionRecord e = stepd::bench::running_execution(
+              "run" + std::to_string(i) + "-" + std::to_string(++generations_[i]),
+              1'700'000'000'000'000 + next_, i % 8);
           arns_[i] = e.arn;
           w.create = std::move(e);
           versions_[i] = 0;

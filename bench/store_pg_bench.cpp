@@ -27,35 +27,17 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/store_workload.hpp"
+
 namespace {
 
 using namespace stepd::engine;
 using Clock = std::chrono::steady_clock;
 
-const std::string kPayload = [] {
-  std::string s = R"({"output":{"order":12345,"items":[)";
-  while (s.size() < 480) s += R"({"sku":"ABC-123","qty":2},)";
-  s += R"({"sku":"END","qty":0}]},"outputDetails":{"truncated":false}})";
-  return s;
-}();
+using stepd::bench::kPayload;
+using stepd::bench::seconds_since;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::fprintf(stderr, "store_pg_bench: %s failed\n", what.c_str());
-    std::exit(1);
-  }
-}
-
-void check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "store_pg_bench: %s: %s\n", what, s.error().message.c_str());
-    std::exit(1);
-  }
-}
+constexpr stepd::bench::ExitOnFailure check{"store_pg_bench"};
 
 std::string with_params(const std::string& url, const std::string& params) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + params;
@@ -130,32 +112,14 @@ double store_commits(Store& store, int writes_per_batch, bool with_frame, int th
     std::vector<std::int64_t> last_ids(kExecutions, 1);
     CommitBatch create;
     for (int i = 0; i < kExecutions; ++i) {
-      ExecutionRecord e;
-      e.name = "r" + std::to_string(this_run) + "t" + std::to_string(t) + "e" + std::to_string(i);
-      e.arn = "arn:aws:states:us-east-1:123456789012:execution:bench:" + e.name;
-      e.machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench";
-      e.revision_id = "1";
-      e.type = "STANDARD";
-      e.status = "RUNNING";
-      e.input = "{}";
-      e.start = 1'700'000'000'000'000 + i;
-      e.partition = i % 8;
-      ExecutionWrite w;
-      w.execution_arn = e.arn;
-      w.create = e;
-      w.events.push_back(HistoryEvent{1, 0, e.start, "ExecutionStarted", "{}"});
-      create.writes.push_back(std::move(w));
+      ExecutionRecord e = stepd::bench::running_execution(
+          "r" + std::to_string(this_run) + "t" + std::to_string(t) + "e" + std::to_string(i),
+          1'700'000'000'000'000 + i, i % 8);
+      create.writes.push_back(stepd::bench::start_write(e));
       arns.push_back(e.arn);
     }
     check(store.commit(create), "create executions");
-    CommitBatch batch;
-    batch.writes.resize(writes_per_batch);
-    for (auto& w : batch.writes) {
-      w.events.resize(1);
-      w.events[0].type = "TaskStateExited";
-      w.events[0].details = kPayload;
-      if (with_frame) w.frames_put = {FrameRecord{"", R"({"state":"Next","retries":[0,0]})"}};
-    }
+    CommitBatch batch = stepd::bench::step_batch(writes_per_batch, with_frame);
     long mine = 0;
     int next = 0;
     auto t0 = Clock::now();

@@ -8,23 +8,4 @@
 #   BUILD_DIR=build-bench bash bench/dispatch/run.sh
 #
 # Exit: dispatch_bench's (0 when every run verified), 1 when a build fails.
-set -euo pipefail
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${BUILD_DIR:-build}
-[[ $build = /* ]] || build=$root/$build
-
-if [[ ! -f $build/build.ninja ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-ninja -C "$build" -j2 stepd dispatch_bench >/dev/null || { echo "dispatch: build failed" >&2; exit 1; }
-
-if [[ -z ${STEPD_TEST_PG_URL:-} ]]; then
-  if pg=$(bash "$root/scripts/postgres.sh" start 2>/dev/null); then
-    eval "$pg"
-  else
-    echo "dispatch: PostgreSQL could not be started; its rows will be skipped" >&2
-  fi
-fi
-
-exec "$build/bench/dispatch_bench" "$@"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/../common/run_with_stepd.sh" dispatch_bench "$@"

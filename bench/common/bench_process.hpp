@@ -1,5 +1,4 @@
-// Helpers for benchmarks that drive a real `stepd` process (dispatch_bench; load_bench has its own
-// copies of several of these and could use this header instead):
+// Helpers for benchmarks that drive a real `stepd` process (load_bench, dispatch_bench):
 //
 //  - grouped(), fixed(): numbers for tables ("12,345", "1.23").
 //  - percentile(): the q-quantile of sorted samples (nearest rank).
@@ -12,7 +11,9 @@
 //  - postmaster_pid(), process_tree_cpu_seconds(): a local PostgreSQL server's processes and the
 //    CPU time they used; connection_ports() and backends_of(): the backends serving one client
 //    process (a shared server also serves other work).
-//  - PerfRecording: `perf record` attached to a process for the time the object lives.
+//  - perf_record_args(), spawn_logged(): a `perf record` command line, and starting a command
+//    with its output in a log file; PerfRecording: `perf record` attached to a process for the
+//    time the object lives.
 //
 // Everything is header-only and needs libpq (PostgreSQL::PostgreSQL) for ScratchSchema and
 // postmaster_pid(). Not thread-safe unless said: call from the benchmark's main thread.
@@ -62,11 +63,12 @@ inline std::string fixed(double value, int decimals = 1) {
   return buf;
 }
 
-// The q-quantile (0 < q <= 1) of `sorted` by nearest rank; 0 for no samples.
-inline double percentile(const std::vector<double>& sorted, double q) {
+// The q-quantile (0 < q <= 1) of `sorted` (ascending numbers) by nearest rank; 0 for no samples.
+template <class Number>
+double percentile(const std::vector<Number>& sorted, double q) {
   if (sorted.empty()) return 0;
   const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+  return static_cast<double>(sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)]);
 }
 
 // CPU seconds (user + system) process `pid` has used so far, its threads included; 0 when it
@@ -289,6 +291,38 @@ inline std::vector<pid_t> backends_of(const std::string& server,
   return pids;
 }
 
+// `perf record ARGS -p PID -o FILE` as an argument vector; `args` is split at spaces.
+inline std::vector<std::string> perf_record_args(pid_t target, const std::filesystem::path& file,
+                                                 const std::string& args) {
+  std::vector<std::string> argv = {"perf", "record"};
+  std::istringstream split(args);
+  for (std::string a; split >> a;) argv.push_back(a);
+  argv.insert(argv.end(), {"-p", std::to_string(target), "-o", file.string()});
+  return argv;
+}
+
+// Starts `args` (args[0] looked up on PATH) with its stdout and stderr written to `log`
+// (created or truncated). Its process id, or -1 with `error` set ("cannot start perf: ...").
+inline pid_t spawn_logged(std::vector<std::string> args, const std::string& log,
+                          std::string& error) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    error = "cannot start " + args[0] + ": " + std::strerror(rc);
+    return -1;
+  }
+  return pid;
+}
+
 // `perf record ARGS -p PID -o FILE` from construction to stop() (or destruction): SIGINT ends the
 // recording and perf writes FILE. perf's own output goes to FILE.log. ok() is false (and
 // error() says why) when perf could not be started; the benchmark goes on without it.
@@ -297,25 +331,7 @@ class PerfRecording {
   PerfRecording(pid_t target, const std::filesystem::path& file, const std::string& args) {
     std::error_code ignored;
     std::filesystem::create_directories(file.parent_path(), ignored);
-    std::vector<std::string> argv_text = {"perf", "record"};
-    std::istringstream split(args);
-    for (std::string a; split >> a;) argv_text.push_back(a);
-    argv_text.insert(argv_text.end(), {"-p", std::to_string(target), "-o", file.string()});
-    std::vector<char*> argv;
-    for (auto& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = file.string() + ".log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int rc = posix_spawnp(&pid_, "perf", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      error_ = std::string("cannot start perf: ") + std::strerror(rc);
-    }
+    pid_ = spawn_logged(perf_record_args(target, file, args), file.string() + ".log", error_);
   }
   ~PerfRecording() { stop(); }
   PerfRecording(const PerfRecording&) = delete;
