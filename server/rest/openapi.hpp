@@ -7,7 +7,8 @@
 
 namespace stepd::server::rest {
 
-// The document's JSON text (compiled into the binary).
+// The document's JSON text, built on the first call and kept for the life of the program
+// (safe to call from any thread).
 std::string_view openapi_document();
 
 }  // namespace stepd::server::rest
