@@ -29,36 +29,20 @@ struct ActivityOptions {
 };
 
 int run_create(const ActivityOptions& o) {
-  std::vector<worker::Tag> tags;
-  for (const std::string& t : o.tags) {
-    const auto eq = t.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--tag '" + t + "' must be KEY=VALUE");
-    tags.push_back({t.substr(0, eq), t.substr(eq + 1)});
-  }
+  const std::vector<worker::Tag> tags = parse_tags(o.tags);
   Client client = make_client();
   const worker::Activity a = client.create_activity(o.activity, tags);
-  if (o.json) {
-    print_json({{"activityArn", a.activity_arn}, {"creationDate", json_time(a.creation_date)}});
-  } else {
-    print_fields(std::cout, {{"Created", a.activity_arn}, {"Date", local_time(a.creation_date)}});
-  }
+  print_answer(o.json,
+               {{"activityArn", a.activity_arn}, {"creationDate", json_time(a.creation_date)}},
+               {{"Created", a.activity_arn}, {"Date", local_time(a.creation_date)}});
   return kExitOk;
 }
 
 int run_list(const ActivityOptions& o) {
   Client client = make_client();
-  worker::PageRequest page;
-  page.max_results = o.max > 0 && o.max < 1000 ? o.max : 1000;
-  std::vector<worker::Activity> items;
-  while (o.max == 0 || static_cast<int>(items.size()) < o.max) {
-    worker::Page<worker::Activity> p = client.list_activities(page);
-    for (auto& a : p.items) {
-      if (o.max > 0 && static_cast<int>(items.size()) >= o.max) break;
-      items.push_back(std::move(a));
-    }
-    if (p.next_token.empty()) break;
-    page.next_token = p.next_token;
-  }
+  const std::vector<worker::Activity> items =
+      list_all(worker::PageRequest{}, o.max,
+               [&](const worker::PageRequest& page) { return client.list_activities(page); });
   if (o.json) {
     OutJson list = OutJson::array();
     for (const auto& a : items) list.push_back(activity_json(a));
@@ -74,13 +58,9 @@ int run_list(const ActivityOptions& o) {
 int run_describe(const ActivityOptions& o) {
   Client client = make_client();
   const worker::Activity a = client.describe_activity(resolve_activity(client, o.activity));
-  if (o.json) {
-    print_json(activity_json(a));
-  } else {
-    print_fields(
-        std::cout,
-        {{"Name", a.name}, {"ARN", a.activity_arn}, {"Created", local_time(a.creation_date)}});
-  }
+  print_answer(
+      o.json, activity_json(a),
+      {{"Name", a.name}, {"ARN", a.activity_arn}, {"Created", local_time(a.creation_date)}});
   return kExitOk;
 }
 
@@ -88,11 +68,7 @@ int run_delete(const ActivityOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_activity(client, o.activity);
   client.delete_activity(arn);
-  if (o.json) {
-    print_json({{"activityArn", arn}});
-  } else {
-    std::cout << "Deleted " << arn << "\n";
-  }
+  print_answer_line(o.json, {{"activityArn", arn}}, "Deleted " + arn);
   return kExitOk;
 }
 

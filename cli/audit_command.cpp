@@ -18,19 +18,10 @@ struct AuditOptions {
   bool json = false;
 };
 
-int run_list(AuditOptions o) {
+int run_list(const AuditOptions& o) {
   worker::Client client = make_client();
-  o.query.max_results = o.max > 0 && o.max < 1000 ? o.max : 1000;
-  std::vector<worker::AuditEntry> items;
-  while (o.max == 0 || static_cast<int>(items.size()) < o.max) {
-    worker::Page<worker::AuditEntry> p = client.list_audit(o.query);
-    for (auto& a : p.items) {
-      if (o.max > 0 && static_cast<int>(items.size()) >= o.max) break;
-      items.push_back(std::move(a));
-    }
-    if (p.next_token.empty()) break;
-    o.query.next_token = p.next_token;
-  }
+  const std::vector<worker::AuditEntry> items = list_all(
+      o.query, o.max, [&](const worker::AuditQuery& query) { return client.list_audit(query); });
   if (o.json) {
     OutJson list = OutJson::array();
     for (const auto& a : items) {

@@ -24,15 +24,19 @@ std::string read_file(const std::string& path) {
   return text;
 }
 
+UsageError json_usage_error(const std::string& what, const std::exception& e) {
+  // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, ...".
+  std::string message = e.what();
+  auto pos = message.find("] ");
+  if (pos != std::string::npos) message = message.substr(pos + 2);
+  return UsageError(what + " is not valid JSON: " + message);
+}
+
 asl::Json parse_json_argument(const std::string& text, const std::string& what) {
   try {
     return asl::Json::parse(text);
   } catch (const asl::Json::parse_error& e) {
-    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, ...".
-    std::string message = e.what();
-    auto pos = message.find("] ");
-    if (pos != std::string::npos) message = message.substr(pos + 2);
-    throw UsageError(what + " is not valid JSON: " + message);
+    throw json_usage_error(what, e);
   }
 }
 

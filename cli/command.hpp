@@ -42,6 +42,10 @@ std::string read_file(const std::string& path);
 // Parses `text` as JSON. Throws UsageError naming `what` and the position of the syntax error.
 asl::Json parse_json_argument(const std::string& text, const std::string& what);
 
+// The UsageError for JSON text that did not parse: "<what> is not valid JSON: <where and why>",
+// from nlohmann's parse_error `e` (its "[json.exception...] " prefix left out).
+UsageError json_usage_error(const std::string& what, const std::exception& e);
+
 // Registration of the commands. `exit_code` receives the command's exit code when it runs.
 void add_validate_command(CLI::App& app, int& exit_code);
 void add_run_local_command(CLI::App& app, int& exit_code);

@@ -22,13 +22,21 @@ using Clock = std::chrono::steady_clock;
 
 // --- JSON and human forms of an execution --------------------------------------------------------
 
-OutJson execution_json(const worker::ExecutionDescription& x) {
+// The members every execution's JSON starts with: ARNs, name, status, start date (of an
+// ExecutionDescription, a SyncExecutionResult or an ExecutionListItem).
+template <typename Execution>
+OutJson execution_head_json(const Execution& x) {
   OutJson out = OutJson::object();
   out["executionArn"] = x.execution_arn;
   out["stateMachineArn"] = x.state_machine_arn;
   out["name"] = x.name;
   out["status"] = x.status;
   out["startDate"] = json_time(x.start_date);
+  return out;
+}
+
+OutJson execution_json(const worker::ExecutionDescription& x) {
+  OutJson out = execution_head_json(x);
   if (x.stop_date) out["stopDate"] = json_time(*x.stop_date);
   out["input"] = json_payload(x.input);
   if (x.output) out["output"] = json_payload(*x.output);
@@ -43,12 +51,7 @@ OutJson execution_json(const worker::ExecutionDescription& x) {
 }
 
 OutJson sync_json(const worker::SyncExecutionResult& x) {
-  OutJson out = OutJson::object();
-  out["executionArn"] = x.execution_arn;
-  out["stateMachineArn"] = x.state_machine_arn;
-  out["name"] = x.name;
-  out["status"] = x.status;
-  out["startDate"] = json_time(x.start_date);
+  OutJson out = execution_head_json(x);
   out["stopDate"] = json_time(x.stop_date);
   out["input"] = json_payload(x.input);
   if (x.output) out["output"] = json_payload(*x.output);
@@ -57,32 +60,36 @@ OutJson sync_json(const worker::SyncExecutionResult& x) {
   return out;
 }
 
-void print_execution(const worker::ExecutionDescription& x) {
-  print_fields(std::cout, {{"Name", x.name},
-                           {"ARN", x.execution_arn},
-                           {"State machine", x.state_machine_arn},
-                           {"Status", paint_status(x.status)},
-                           {"Started", local_time(x.start_date)},
-                           {"Stopped", x.stop_date ? local_time(*x.stop_date) : ""},
-                           {"Redrives", x.redrive_count > 0 ? std::to_string(x.redrive_count) : ""},
-                           {"Redriven", x.redrive_date ? local_time(*x.redrive_date) : ""},
-                           {"Error", x.error},
-                           {"Cause", x.cause},
-                           {"Input", x.input.is_null() ? "" : payload_text(x.input, true)},
-                           {"Output", x.output ? payload_text(*x.output, true) : ""}});
+// Prints an execution: execution_json with --json, else its fields.
+void print_execution(const worker::ExecutionDescription& x, bool json) {
+  print_answer(json, execution_json(x),
+               {{"Name", x.name},
+                {"ARN", x.execution_arn},
+                {"State machine", x.state_machine_arn},
+                {"Status", paint_status(x.status)},
+                {"Started", local_time(x.start_date)},
+                {"Stopped", x.stop_date ? local_time(*x.stop_date) : ""},
+                {"Redrives", x.redrive_count > 0 ? std::to_string(x.redrive_count) : ""},
+                {"Redriven", x.redrive_date ? local_time(*x.redrive_date) : ""},
+                {"Error", x.error},
+                {"Cause", x.cause},
+                {"Input", x.input.is_null() ? "" : payload_text(x.input, true)},
+                {"Output", x.output ? payload_text(*x.output, true) : ""}});
 }
 
-void print_sync(const worker::SyncExecutionResult& x) {
-  print_fields(std::cout, {{"Name", x.name},
-                           {"ARN", x.execution_arn},
-                           {"State machine", x.state_machine_arn},
-                           {"Status", paint_status(x.status)},
-                           {"Started", local_time(x.start_date)},
-                           {"Stopped", local_time(x.stop_date)},
-                           {"Error", x.error},
-                           {"Cause", x.cause},
-                           {"Input", x.input.is_null() ? "" : payload_text(x.input, true)},
-                           {"Output", x.output ? payload_text(*x.output, true) : ""}});
+// Prints StartSyncExecution's answer: sync_json with --json, else its fields.
+void print_sync(const worker::SyncExecutionResult& x, bool json) {
+  print_answer(json, sync_json(x),
+               {{"Name", x.name},
+                {"ARN", x.execution_arn},
+                {"State machine", x.state_machine_arn},
+                {"Status", paint_status(x.status)},
+                {"Started", local_time(x.start_date)},
+                {"Stopped", local_time(x.stop_date)},
+                {"Error", x.error},
+                {"Cause", x.cause},
+                {"Input", x.input.is_null() ? "" : payload_text(x.input, true)},
+                {"Output", x.output ? payload_text(*x.output, true) : ""}});
 }
 
 // --- Waiting for the end -----------------------------------------------------------------------
@@ -116,20 +123,19 @@ worker::ExecutionDescription wait_for_end(Client& client, const std::string& arn
   }
 }
 
-int report_still_running(const StillRunning& s, double timeout_seconds) {
-  std::cerr << "stepctl: the execution is still " << s.status << " after " << timeout_seconds
-            << " s: " << s.arn << "\n";
-  return kExitUnreachable;
-}
-
-// Prints an ended execution and returns the exit code of its status.
-int finish(const worker::ExecutionDescription& x, bool json) {
-  if (json) {
-    print_json(execution_json(x));
-  } else {
-    print_execution(x);
+// Waits for the execution's end (wait_for_end), prints it and returns the exit code of its
+// status; when `timeout_seconds` passes first, says so on standard error and returns
+// kExitUnreachable.
+int wait_and_finish(Client& client, const std::string& arn, double timeout_seconds, bool json) {
+  try {
+    const worker::ExecutionDescription x = wait_for_end(client, arn, timeout_seconds);
+    print_execution(x, json);
+    return exit_code_of_status(x.status);
+  } catch (const StillRunning& s) {
+    std::cerr << "stepctl: the execution is still " << s.status << " after " << timeout_seconds
+              << " s: " << s.arn << "\n";
+    return kExitUnreachable;
   }
-  return exit_code_of_status(x.status);
 }
 
 // --- start ---------------------------------------------------------------------------------------
@@ -148,14 +154,7 @@ struct StartOptions {
 };
 
 int run_start(const StartOptions& o) {
-  if (!o.dash.empty() && o.dash != "-") {
-    throw UsageError("unexpected argument '" + o.dash +
-                     "': give the input with --input JSON, --input-file FILE or '-' (standard "
-                     "input)");
-  }
-  if (!o.dash.empty() && (o.input_option->count() > 0 || !o.input_file.empty())) {
-    throw UsageError("give the input once: --input, --input-file or '-'");
-  }
+  check_payload_choice("input", o.dash, o.input_option->count() > 0, o.input_file);
   if (o.timeout > 0 && !o.wait) throw UsageError("--timeout needs --wait");
   worker::StartExecutionRequest request;
   request.input =
@@ -174,30 +173,19 @@ int run_start(const StartOptions& o) {
         request.state_machine_arn, worker::IncludedData::MetadataOnly);
     if (m.type == "EXPRESS") {
       worker::SyncExecutionResult x = client.start_sync_execution(request);
-      if (o.json) {
-        print_json(sync_json(x));
-      } else {
-        print_sync(x);
-      }
+      print_sync(x, o.json);
       return exit_code_of_status(x.status);
     }
   }
   worker::StartExecutionResult started = client.start_execution(request);
   if (!o.wait) {
-    if (o.json) {
-      print_json(
-          {{"executionArn", started.execution_arn}, {"startDate", json_time(started.start_date)}});
-    } else {
-      print_fields(std::cout,
-                   {{"Started", started.execution_arn}, {"Date", local_time(started.start_date)}});
-    }
+    print_answer(
+        o.json,
+        {{"executionArn", started.execution_arn}, {"startDate", json_time(started.start_date)}},
+        {{"Started", started.execution_arn}, {"Date", local_time(started.start_date)}});
     return kExitOk;
   }
-  try {
-    return finish(wait_for_end(client, started.execution_arn, o.timeout), o.json);
-  } catch (const StillRunning& s) {
-    return report_still_running(s, o.timeout);
-  }
+  return wait_and_finish(client, started.execution_arn, o.timeout, o.json);
 }
 
 // --- list ----------------------------------------------------------------------------------------
@@ -216,26 +204,13 @@ int run_list(const ListOptions& o) {
   if (!o.machine.empty()) request.state_machine_arn = resolve_machine(client, o.machine);
   request.status_filter = o.status;
   request.redrive_filter = o.redrive;
-  request.max_results = o.max > 0 && o.max < 1000 ? o.max : 1000;
-  std::vector<worker::ExecutionListItem> items;
-  while (o.max == 0 || static_cast<int>(items.size()) < o.max) {
-    worker::Page<worker::ExecutionListItem> p = client.list_executions(request);
-    for (auto& x : p.items) {
-      if (o.max > 0 && static_cast<int>(items.size()) >= o.max) break;
-      items.push_back(std::move(x));
-    }
-    if (p.next_token.empty()) break;
-    request.next_token = p.next_token;
-  }
+  const std::vector<worker::ExecutionListItem> items = list_all(
+      request, o.max,
+      [&](const worker::ListExecutionsRequest& page) { return client.list_executions(page); });
   if (o.json) {
     OutJson list = OutJson::array();
     for (const auto& x : items) {
-      OutJson item = OutJson::object();
-      item["executionArn"] = x.execution_arn;
-      item["stateMachineArn"] = x.state_machine_arn;
-      item["name"] = x.name;
-      item["status"] = x.status;
-      item["startDate"] = json_time(x.start_date);
+      OutJson item = execution_head_json(x);
       if (x.stop_date) item["stopDate"] = json_time(*x.stop_date);
       item["redriveCount"] = x.redrive_count;
       if (x.redrive_date) item["redriveDate"] = json_time(*x.redrive_date);
@@ -268,33 +243,22 @@ int run_describe(const ExecutionOptions& o) {
   Client client = make_client();
   worker::ExecutionDescription x =
       client.describe_execution(resolve_execution(client, o.execution));
-  if (o.json) {
-    print_json(execution_json(x));
-  } else {
-    print_execution(x);
-  }
+  print_execution(x, o.json);
   return kExitOk;
 }
 
 int run_wait(const ExecutionOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_execution(client, o.execution);
-  try {
-    return finish(wait_for_end(client, arn, o.timeout), o.json);
-  } catch (const StillRunning& s) {
-    return report_still_running(s, o.timeout);
-  }
+  return wait_and_finish(client, arn, o.timeout, o.json);
 }
 
 int run_stop(const ExecutionOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_execution(client, o.execution);
   const worker::Timestamp stopped = client.stop_execution(arn, o.error, o.cause);
-  if (o.json) {
-    print_json({{"executionArn", arn}, {"stopDate", json_time(stopped)}});
-  } else {
-    print_fields(std::cout, {{"Stopped", arn}, {"Date", local_time(stopped)}});
-  }
+  print_answer(o.json, {{"executionArn", arn}, {"stopDate", json_time(stopped)}},
+               {{"Stopped", arn}, {"Date", local_time(stopped)}});
   return kExitOk;
 }
 
@@ -303,18 +267,9 @@ int run_redrive(const ExecutionOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_execution(client, o.execution);
   const worker::Timestamp redriven = client.redrive_execution(arn);
-  if (o.wait) {
-    try {
-      return finish(wait_for_end(client, arn, o.timeout), o.json);
-    } catch (const StillRunning& s) {
-      return report_still_running(s, o.timeout);
-    }
-  }
-  if (o.json) {
-    print_json({{"executionArn", arn}, {"redriveDate", json_time(redriven)}});
-  } else {
-    print_fields(std::cout, {{"Redriven", arn}, {"Date", local_time(redriven)}});
-  }
+  if (o.wait) return wait_and_finish(client, arn, o.timeout, o.json);
+  print_answer(o.json, {{"executionArn", arn}, {"redriveDate", json_time(redriven)}},
+               {{"Redriven", arn}, {"Date", local_time(redriven)}});
   return kExitOk;
 }
 
@@ -420,19 +375,27 @@ void print_event_data(const worker::HistoryEvent& e, std::ostream& out) {
 
 const std::vector<std::string> kHistoryHeader = {"ID", "TIME", "TYPE", "STEP", "DETAILS"};
 
+// Prints one row of the history table on standard output: every cell but the last padded to its
+// column's width (`widths`, one a column but the last) and followed by two spaces; no trailing
+// spaces.
+void print_row(const std::vector<std::string>& row, const std::vector<std::size_t>& widths) {
+  std::string text;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    text += i + 1 == row.size() ? row[i] : pad(row[i], widths[i]) + "  ";
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  std::cout << text << "\n";
+}
+
 int print_history(Client& client, const std::string& arn, const HistoryOptions& o) {
   worker::GetExecutionHistoryRequest request;
   request.execution_arn = arn;
-  request.max_results = 1000;
   request.reverse_order = o.reverse;
   request.include_execution_data = o.data;
-  std::vector<worker::HistoryEvent> events;
-  while (true) {
-    worker::Page<worker::HistoryEvent> p = client.get_execution_history(request);
-    for (auto& e : p.items) events.push_back(std::move(e));
-    if (p.next_token.empty()) break;
-    request.next_token = p.next_token;
-  }
+  const std::vector<worker::HistoryEvent> events =
+      list_all(request, 0, [&](const worker::GetExecutionHistoryRequest& page) {
+        return client.get_execution_history(page);
+      });
   if (o.json) {
     OutJson list = OutJson::array();
     for (const auto& e : events) list.push_back(event_json(e));
@@ -455,17 +418,9 @@ int print_history(Client& client, const std::string& arn, const HistoryOptions& 
       widths[i] = std::max(widths[i], visible_width(row[i]));
     }
   }
-  auto line = [&](const std::vector<std::string>& row) {
-    std::string text;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      text += i + 1 == row.size() ? row[i] : pad(row[i], widths[i]) + "  ";
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    std::cout << text << "\n";
-  };
-  line(rows[0]);
+  print_row(rows[0], widths);
   for (std::size_t i = 0; i < events.size(); ++i) {
-    line(rows[i + 1]);
+    print_row(rows[i + 1], widths);
     print_event_data(events[i], std::cout);
   }
   return kExitOk;
@@ -478,15 +433,7 @@ int print_history(Client& client, const std::string& arn, const HistoryOptions& 
 int follow_history(Client& client, const std::string& arn, const HistoryOptions& o) {
   // Fixed widths: rows are printed before the later ones are known.
   const std::vector<std::size_t> widths = {4, 23, 26, 24};
-  auto line = [&](const std::vector<std::string>& row) {
-    std::string text;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      text += i + 1 == row.size() ? row[i] : pad(row[i], widths[i]) + "  ";
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    std::cout << text << "\n";
-  };
-  if (!o.json) line(kHistoryHeader);
+  if (!o.json) print_row(kHistoryHeader, widths);
   std::cout << std::flush;
 
   worker::GetExecutionHistoryRequest request;
@@ -509,7 +456,7 @@ int follow_history(Client& client, const std::string& arn, const HistoryOptions&
           std::cout << event_json(e).dump(-1, ' ', false, OutJson::error_handler_t::replace)
                     << "\n";
         } else {
-          line(event_row(e, o.data));
+          print_row(event_row(e, o.data), widths);
           if (o.data) print_event_data(e, std::cout);
         }
       }
@@ -541,11 +488,19 @@ int run_history(const HistoryOptions& o) {
   return o.follow ? follow_history(client, arn, o) : print_history(client, arn, o);
 }
 
-void add_json_flag(CLI::App* cmd, bool& json) {
-  cmd->add_flag("--json", json, "Print the answer as JSON (see docs/stepctl.md)");
+// Adds the command `name` of the group that runs `run(*options)`, with the required argument
+// EXECUTION (options->execution).
+template <typename Options>
+CLI::App* add_execution_command(CLI::App* group, const std::string& name,
+                                const std::string& description, int& exit_code,
+                                std::shared_ptr<Options> options, int (*run)(const Options&)) {
+  CLI::App* cmd =
+      add_command(group, name, description, exit_code, [options, run] { return run(*options); });
+  cmd->add_option("EXECUTION", options->execution,
+                  "The execution: its ARN, or MACHINE:NAME (e.g. Orders:run-1)")
+      ->required();
+  return cmd;
 }
-
-const char* kExecutionHelp = "The execution: its ARN, or MACHINE:NAME (e.g. Orders:run-1)";
 
 }  // namespace
 
@@ -586,18 +541,18 @@ void add_executions_commands(CLI::App& app, int& exit_code) {
   add_json_flag(cmd, list->json);
 
   auto describe = std::make_shared<ExecutionOptions>();
-  cmd = add_command(group, "describe",
-                    "Show an execution: status, input, output, error (exit 0 whatever its status)",
-                    exit_code, [describe] { return run_describe(*describe); });
-  cmd->add_option("EXECUTION", describe->execution, kExecutionHelp)->required();
+  cmd = add_execution_command(
+      group, "describe",
+      "Show an execution: status, input, output, error (exit 0 whatever its status)", exit_code,
+      describe, run_describe);
   add_json_flag(cmd, describe->json);
 
   auto history = std::make_shared<HistoryOptions>();
-  cmd = add_command(group, "history",
-                    "Show an execution's events as a table. --follow prints them as they come "
-                    "until the execution ends, then exits as `executions wait` does",
-                    exit_code, [history] { return run_history(*history); });
-  cmd->add_option("EXECUTION", history->execution, kExecutionHelp)->required();
+  cmd = add_execution_command(group, "history",
+                              "Show an execution's events as a table. --follow prints them as "
+                              "they come until the execution ends, then exits as `executions "
+                              "wait` does",
+                              exit_code, history, run_history);
   cmd->add_flag("--data", history->data,
                 "Show each event's input, output and parameters (and whole causes)");
   CLI::Option* reverse = cmd->add_flag("--reverse", history->reverse, "Newest event first");
@@ -610,29 +565,26 @@ void add_executions_commands(CLI::App& app, int& exit_code) {
   add_json_flag(cmd, history->json);
 
   auto wait = std::make_shared<ExecutionOptions>();
-  cmd = add_command(group, "wait",
-                    "Wait for an execution's end, print it, and exit 0 when it SUCCEEDED, 1 when "
-                    "it FAILED, TIMED_OUT or was ABORTED",
-                    exit_code, [wait] { return run_wait(*wait); });
-  cmd->add_option("EXECUTION", wait->execution, kExecutionHelp)->required();
+  cmd = add_execution_command(group, "wait",
+                              "Wait for an execution's end, print it, and exit 0 when it "
+                              "SUCCEEDED, 1 when it FAILED, TIMED_OUT or was ABORTED",
+                              exit_code, wait, run_wait);
   cmd->add_option("--timeout", wait->timeout,
                   "Give up after this many seconds (exit 4); default: no limit")
       ->check(CLI::NonNegativeNumber);
   add_json_flag(cmd, wait->json);
 
   auto stop = std::make_shared<ExecutionOptions>();
-  cmd = add_command(group, "stop", "Stop a running execution (it ends ABORTED)", exit_code,
-                    [stop] { return run_stop(*stop); });
-  cmd->add_option("EXECUTION", stop->execution, kExecutionHelp)->required();
+  cmd = add_execution_command(group, "stop", "Stop a running execution (it ends ABORTED)",
+                              exit_code, stop, run_stop);
   cmd->add_option("--error", stop->error, "The error name recorded");
   cmd->add_option("--cause", stop->cause, "The cause recorded");
   add_json_flag(cmd, stop->json);
 
   auto redrive = std::make_shared<ExecutionOptions>();
-  cmd = add_command(group, "redrive",
-                    "Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed",
-                    exit_code, [redrive] { return run_redrive(*redrive); });
-  cmd->add_option("EXECUTION", redrive->execution, kExecutionHelp)->required();
+  cmd = add_execution_command(
+      group, "redrive", "Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed",
+      exit_code, redrive, run_redrive);
   cmd->add_flag("--wait,-w", redrive->wait, "Wait for the end, as `executions wait`");
   cmd->add_option("--timeout", redrive->timeout,
                   "With --wait: give up after this many seconds (exit 4)")

@@ -16,18 +16,6 @@ namespace {
 
 using worker::Client;
 
-std::vector<worker::Tag> parse_tags(const std::vector<std::string>& tags) {
-  std::vector<worker::Tag> out;
-  for (const std::string& t : tags) {
-    const auto eq = t.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw UsageError("--tag '" + t + "' must be KEY=VALUE");
-    }
-    out.push_back({t.substr(0, eq), t.substr(eq + 1)});
-  }
-  return out;
-}
-
 // The definition file's text, checked to be JSON here so that a typo is a usage error rather
 // than the server's InvalidDefinition.
 std::string read_definition(const std::string& file) {
@@ -84,13 +72,10 @@ int run_create(const CreateOptions& o) {
   request.tags = parse_tags(o.tags);
   Client client = make_client();
   worker::CreateStateMachineResult r = client.create_state_machine(request);
-  if (o.json) {
-    print_json(
-        {{"stateMachineArn", r.state_machine_arn}, {"creationDate", json_time(r.creation_date)}});
-  } else {
-    print_fields(std::cout,
-                 {{"Created", r.state_machine_arn}, {"Date", local_time(r.creation_date)}});
-  }
+  print_answer(
+      o.json,
+      {{"stateMachineArn", r.state_machine_arn}, {"creationDate", json_time(r.creation_date)}},
+      {{"Created", r.state_machine_arn}, {"Date", local_time(r.creation_date)}});
   return kExitOk;
 }
 
@@ -109,15 +94,13 @@ int run_update(const UpdateOptions& o) {
   Client client = make_client();
   request.state_machine_arn = resolve_machine(client, o.machine);
   worker::UpdateStateMachineResult r = client.update_state_machine(request);
-  if (o.json) {
-    print_json({{"stateMachineArn", request.state_machine_arn},
+  print_answer(o.json,
+               {{"stateMachineArn", request.state_machine_arn},
                 {"updateDate", json_time(r.update_date)},
-                {"revisionId", r.revision_id}});
-  } else {
-    print_fields(std::cout, {{"Updated", request.state_machine_arn},
-                             {"Revision", r.revision_id},
-                             {"Date", local_time(r.update_date)}});
-  }
+                {"revisionId", r.revision_id}},
+               {{"Updated", request.state_machine_arn},
+                {"Revision", r.revision_id},
+                {"Date", local_time(r.update_date)}});
   return kExitOk;
 }
 
@@ -182,14 +165,12 @@ int run_deploy(const DeployOptions& o) {
       out["updateDate"] = json_time(r.update_date);
     }
   }
-  if (o.json) {
-    print_json(out);
-  } else {
-    std::string revision = out.contains("revisionId") ? out["revisionId"].get<std::string>() : "";
-    print_fields(std::cout, {{"State machine", out["stateMachineArn"].get<std::string>()},
-                             {"Action", action},
-                             {"Revision", revision}});
-  }
+  const std::string revision =
+      out.contains("revisionId") ? out["revisionId"].get<std::string>() : "";
+  print_answer(o.json, out,
+               {{"State machine", out["stateMachineArn"].get<std::string>()},
+                {"Action", action},
+                {"Revision", revision}});
   return kExitOk;
 }
 
@@ -202,18 +183,9 @@ struct ListOptions {
 
 int run_list(const ListOptions& o) {
   Client client = make_client();
-  std::vector<worker::StateMachineListItem> items;
-  worker::PageRequest page;
-  page.max_results = o.max > 0 && o.max < 1000 ? o.max : 1000;
-  while (o.max == 0 || static_cast<int>(items.size()) < o.max) {
-    worker::Page<worker::StateMachineListItem> p = client.list_state_machines(page);
-    for (auto& m : p.items) {
-      if (o.max > 0 && static_cast<int>(items.size()) >= o.max) break;
-      items.push_back(std::move(m));
-    }
-    if (p.next_token.empty()) break;
-    page.next_token = p.next_token;
-  }
+  const std::vector<worker::StateMachineListItem> items =
+      list_all(worker::PageRequest{}, o.max,
+               [&](const worker::PageRequest& page) { return client.list_state_machines(page); });
   if (o.json) {
     OutJson list = OutJson::array();
     for (const auto& m : items) {
@@ -242,19 +214,16 @@ int run_describe(const DescribeOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_machine(client, o.machine);
   worker::StateMachineDescription m = client.describe_state_machine(arn);
-  if (o.json) {
-    print_json(machine_json(m));
-  } else {
-    print_fields(std::cout, {{"Name", m.name},
-                             {"ARN", m.state_machine_arn},
-                             {"Type", m.type},
-                             {"Status", m.status},
-                             {"Revision", m.revision_id},
-                             {"Role", m.role_arn},
-                             {"Created", local_time(m.creation_date)},
-                             {"Description", m.description},
-                             {"Definition", pretty_definition(m.definition)}});
-  }
+  print_answer(o.json, machine_json(m),
+               {{"Name", m.name},
+                {"ARN", m.state_machine_arn},
+                {"Type", m.type},
+                {"Status", m.status},
+                {"Revision", m.revision_id},
+                {"Role", m.role_arn},
+                {"Created", local_time(m.creation_date)},
+                {"Description", m.description},
+                {"Definition", pretty_definition(m.definition)}});
   return kExitOk;
 }
 
@@ -262,11 +231,7 @@ int run_delete(const DescribeOptions& o) {
   Client client = make_client();
   const std::string arn = resolve_machine(client, o.machine);
   client.delete_state_machine(arn);
-  if (o.json) {
-    print_json({{"stateMachineArn", arn}});
-  } else {
-    std::cout << "Deleted " << arn << "\n";
-  }
+  print_answer_line(o.json, {{"stateMachineArn", arn}}, "Deleted " + arn);
   return kExitOk;
 }
 
@@ -308,10 +273,6 @@ int run_validate(const ValidateOptions& o) {
     if (r.ok()) std::cout << "valid\n";
   }
   return r.ok() ? kExitOk : kExitFailed;
-}
-
-void add_json_flag(CLI::App* cmd, bool& json) {
-  cmd->add_flag("--json", json, "Print the answer as JSON (see docs/stepctl.md)");
 }
 
 }  // namespace

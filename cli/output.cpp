@@ -78,6 +78,22 @@ void print_json(const OutJson& value) {
   std::cout << value.dump(2, ' ', false, OutJson::error_handler_t::replace) << "\n";
 }
 
+void print_answer(bool json, const OutJson& json_form, const Fields& fields) {
+  if (json) {
+    print_json(json_form);
+  } else {
+    print_fields(std::cout, fields);
+  }
+}
+
+void print_answer_line(bool json, const OutJson& json_form, const std::string& line) {
+  if (json) {
+    print_json(json_form);
+  } else {
+    std::cout << line << "\n";
+  }
+}
+
 std::size_t visible_width(const std::string& text) {
   std::size_t width = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {

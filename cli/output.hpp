@@ -47,6 +47,17 @@ OutJson json_payload_text(const std::string& text);
 // Prints `value` on standard output, indented by 2, and a newline.
 void print_json(const OutJson& value);
 
+// "Key: value" lines (print_fields).
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// A command's answer on standard output: `json_form` (print_json) when `json`, else the lines of
+// `fields` (print_fields).
+void print_answer(bool json, const OutJson& json_form, const Fields& fields);
+
+// A command's answer on standard output: `json_form` (print_json) when `json`, else `line` and a
+// newline.
+void print_answer_line(bool json, const OutJson& json_form, const std::string& line);
+
 // A table with aligned columns: the header row, then rows. Widths come from the plain text, so
 // a coloured cell (paint_status) lines up like any other.
 class Table {

@@ -45,22 +45,15 @@ int run_list(const RouteOptions& o) {
 int run_set(const RouteOptions& o) {
   Client client = make_client();
   const worker::Route r = client.put_route(o.kind, o.name, o.url);
-  if (o.json) {
-    print_json(route_json(r));
-  } else {
-    std::cout << "Route " << r.kind << " " << r.name << " -> " << r.url << "\n";
-  }
+  print_answer_line(o.json, route_json(r), "Route " + r.kind + " " + r.name + " -> " + r.url);
   return kExitOk;
 }
 
 int run_delete(const RouteOptions& o) {
   Client client = make_client();
   client.delete_route(o.kind, o.name);
-  if (o.json) {
-    print_json({{"kind", o.kind}, {"name", o.name}});
-  } else {
-    std::cout << "Deleted route " << o.kind << " " << o.name << "\n";
-  }
+  print_answer_line(o.json, {{"kind", o.kind}, {"name", o.name}},
+                    "Deleted route " + o.kind + " " + o.name);
   return kExitOk;
 }
 

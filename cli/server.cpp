@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
 
 namespace stepd::cli {
 namespace {
@@ -15,6 +16,23 @@ struct Connection {
 Connection& connection() {
   static Connection c;
   return c;
+}
+
+// The `arn` member of the first item named `name` of a list that `list` reads page by page (1000
+// items a page), nullopt when no item has the name. Stops at the page that has it.
+template <typename List, typename Item>
+std::optional<std::string> find_arn_by_name(List list, const std::string& name,
+                                            std::string Item::*arn) {
+  worker::PageRequest page;
+  page.max_results = 1000;
+  while (true) {
+    auto p = list(page);
+    for (const Item& item : p.items) {
+      if (item.name == name) return item.*arn;
+    }
+    if (p.next_token.empty()) return std::nullopt;
+    page.next_token = p.next_token;
+  }
 }
 
 // Prints a Client error and returns its exit code.
@@ -82,11 +100,18 @@ nlohmann::json parse_payload(const std::string& text, const std::string& what) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, ...".
-    std::string message = e.what();
-    auto pos = message.find("] ");
-    if (pos != std::string::npos) message = message.substr(pos + 2);
-    throw UsageError(what + " is not valid JSON: " + message);
+    throw json_usage_error(what, e);
+  }
+}
+
+void check_payload_choice(const std::string& noun, const std::string& dash, bool has_json,
+                          const std::string& file) {
+  if (!dash.empty() && dash != "-") {
+    throw UsageError("unexpected argument '" + dash + "': give the " + noun + " with --" + noun +
+                     " JSON, --" + noun + "-file FILE or '-' (standard input)");
+  }
+  if (!dash.empty() && (has_json || !file.empty())) {
+    throw UsageError("give the " + noun + " once: --" + noun + ", --" + noun + "-file or '-'");
   }
 }
 
@@ -98,6 +123,22 @@ nlohmann::json read_payload(const std::string& json_text, bool has_json, const s
   return nlohmann::json::object();
 }
 
+std::vector<worker::Tag> parse_tags(const std::vector<std::string>& tags) {
+  std::vector<worker::Tag> out;
+  for (const std::string& t : tags) {
+    const auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError("--tag '" + t + "' must be KEY=VALUE");
+    }
+    out.push_back({t.substr(0, eq), t.substr(eq + 1)});
+  }
+  return out;
+}
+
+void add_json_flag(CLI::App* cmd, bool& json) {
+  cmd->add_flag("--json", json, "Print the answer as JSON (see docs/stepctl.md)");
+}
+
 std::string arn_name(const std::string& arn) {
   const auto colon = arn.rfind(':');
   return colon == std::string::npos ? arn : arn.substr(colon + 1);
@@ -105,32 +146,20 @@ std::string arn_name(const std::string& arn) {
 
 std::string resolve_machine(worker::Client& client, const std::string& name_or_arn) {
   if (name_or_arn.starts_with("arn:")) return name_or_arn;
-  worker::PageRequest page;
-  page.max_results = 1000;
-  while (true) {
-    worker::Page<worker::StateMachineListItem> p = client.list_state_machines(page);
-    for (const auto& m : p.items) {
-      if (m.name == name_or_arn) return m.state_machine_arn;
-    }
-    if (p.next_token.empty()) break;
-    page.next_token = p.next_token;
-  }
+  std::optional<std::string> arn = find_arn_by_name(
+      [&](const worker::PageRequest& page) { return client.list_state_machines(page); },
+      name_or_arn, &worker::StateMachineListItem::state_machine_arn);
+  if (arn) return *arn;
   throw worker::Error(worker::ErrorKind::Server, "StateMachineDoesNotExist",
                       "no state machine is named '" + name_or_arn + "'");
 }
 
 std::string resolve_activity(worker::Client& client, const std::string& name_or_arn) {
   if (name_or_arn.starts_with("arn:")) return name_or_arn;
-  worker::PageRequest page;
-  page.max_results = 1000;
-  while (true) {
-    worker::Page<worker::Activity> p = client.list_activities(page);
-    for (const auto& a : p.items) {
-      if (a.name == name_or_arn) return a.activity_arn;
-    }
-    if (p.next_token.empty()) break;
-    page.next_token = p.next_token;
-  }
+  std::optional<std::string> arn = find_arn_by_name(
+      [&](const worker::PageRequest& page) { return client.list_activities(page); }, name_or_arn,
+      &worker::Activity::activity_arn);
+  if (arn) return *arn;
   throw worker::Error(worker::ErrorKind::Server, "ActivityDoesNotExist",
                       "no activity is named '" + name_or_arn + "'");
 }

@@ -17,6 +17,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -53,10 +55,41 @@ CLI::App* add_command(CLI::App* group, const std::string& name, const std::strin
 // UsageError naming `what` and where the syntax error is.
 nlohmann::json parse_payload(const std::string& text, const std::string& what);
 
+// Checks a command's choice of payload: --NOUN JSON (`has_json`), --NOUN-file FILE (`file`) or the
+// argument "-" (`dash`, standard input), `noun` being "input" or "output". Throws UsageError for
+// an argument other than "-" and for "-" given with one of the options.
+void check_payload_choice(const std::string& noun, const std::string& dash, bool has_json,
+                          const std::string& file);
+
 // The payload of an --input JSON / --input-file FILE / "-" (standard input) choice, {} when none.
 // REQUIRES: at most one of them is given (the options exclude each other).
 nlohmann::json read_payload(const std::string& json_text, bool has_json, const std::string& file,
                             bool from_stdin, const std::string& option_name);
+
+// The --tag KEY=VALUE arguments as tags. Throws UsageError for one without '=' or without a key.
+std::vector<worker::Tag> parse_tags(const std::vector<std::string>& tags);
+
+// Adds the --json flag (help: "Print the answer as JSON (see docs/stepctl.md)") setting `json`.
+void add_json_flag(CLI::App* cmd, bool& json);
+
+// Every item of a paged list, or the first `max` of them (`max` 0: all). `list(request)` reads one
+// page; request.max_results is set to min(max, 1000) (1000 when max is 0) and request.next_token
+// follows the pages.
+template <typename Request, typename List>
+auto list_all(Request request, int max, List list) -> decltype(list(request).items) {
+  request.max_results = max > 0 && max < 1000 ? max : 1000;
+  decltype(list(request).items) items;
+  while (max == 0 || static_cast<int>(items.size()) < max) {
+    auto page = list(request);
+    for (auto& item : page.items) {
+      if (max > 0 && static_cast<int>(items.size()) >= max) break;
+      items.push_back(std::move(item));
+    }
+    if (page.next_token.empty()) break;
+    request.next_token = page.next_token;
+  }
+  return items;
+}
 
 // Name or ARN to ARN. An argument that starts with "arn:" is used as it is. Otherwise:
 //  - a state machine NAME: the machine of that name in ListStateMachines;

@@ -37,55 +37,32 @@ int run_get(const TaskOptions& o) {
     std::cerr << "stepctl: no task for " << arn << " (the poll ended without one)\n";
     return kExitOk;
   }
-  if (o.json) {
-    print_json({{"taskToken", task->task_token}, {"input", json_payload(task->input)}});
-  } else {
-    print_fields(std::cout,
-                 {{"Token", task->task_token}, {"Input", payload_text(task->input, true)}});
-  }
+  print_answer(o.json, {{"taskToken", task->task_token}, {"input", json_payload(task->input)}},
+               {{"Token", task->task_token}, {"Input", payload_text(task->input, true)}});
   return kExitOk;
 }
 
 int run_succeed(const TaskOptions& o) {
-  if (!o.dash.empty() && o.dash != "-") {
-    throw UsageError("unexpected argument '" + o.dash +
-                     "': give the output with --output JSON, --output-file FILE or '-' "
-                     "(standard input)");
-  }
-  if (!o.dash.empty() && (o.output_option->count() > 0 || !o.output_file.empty())) {
-    throw UsageError("give the output once: --output, --output-file or '-'");
-  }
+  check_payload_choice("output", o.dash, o.output_option->count() > 0, o.output_file);
   const nlohmann::json output = read_payload(o.output, o.output_option->count() > 0, o.output_file,
                                              !o.dash.empty(), "--output");
   Client client = make_client();
   client.send_task_success(o.target, output);
-  if (o.json) {
-    print_json(OutJson::object());
-  } else {
-    std::cout << "Task succeeded\n";
-  }
+  print_answer_line(o.json, OutJson::object(), "Task succeeded");
   return kExitOk;
 }
 
 int run_fail(const TaskOptions& o) {
   Client client = make_client();
   client.send_task_failure(o.target, o.error, o.cause);
-  if (o.json) {
-    print_json(OutJson::object());
-  } else {
-    std::cout << "Task failed\n";
-  }
+  print_answer_line(o.json, OutJson::object(), "Task failed");
   return kExitOk;
 }
 
 int run_heartbeat(const TaskOptions& o) {
   Client client = make_client();
   client.send_task_heartbeat(o.target);
-  if (o.json) {
-    print_json(OutJson::object());
-  } else {
-    std::cout << "Heartbeat sent\n";
-  }
+  print_answer_line(o.json, OutJson::object(), "Heartbeat sent");
   return kExitOk;
 }
 

@@ -98,6 +98,16 @@ void paging(json &request, int max_results, const std::string &next_token) {
   if (!next_token.empty()) request["nextToken"] = next_token;
 }
 
+// Sets request[key] to `value` unless it is empty (an optional member left out).
+void set_unless_empty(json &request, const char *key, const std::string &value) {
+  if (!value.empty()) request[key] = value;
+}
+
+// Adds includedData to `request` unless it is ALL_DATA (AWS's default).
+void set_included(json &request, IncludedData data) {
+  if (data != IncludedData::AllData) request["includedData"] = included(data);
+}
+
 // "com.amazonaws.states#ExecutionDoesNotExist:http://..." -> "ExecutionDoesNotExist".
 std::string bare_error_name(std::string name) {
   const std::size_t hash = name.rfind('#');
@@ -140,53 +150,105 @@ json answer_json(const detail::HttpAnswer &answer) {
 
 // --- Typed answers ----------------------------------------------------------------------------
 
+// Reads the members StateMachineDescription and StateMachineForExecution share into `m`.
+template <typename Machine>
+void read_machine_common(const json &j, Machine &m) {
+  m.state_machine_arn = str(j, "stateMachineArn");
+  m.name = str(j, "name");
+  m.definition = str(j, "definition");
+  m.role_arn = str(j, "roleArn");
+  m.revision_id = str(j, "revisionId");
+  m.logging_configuration = j.value("loggingConfiguration", json());
+  m.tracing_configuration = j.value("tracingConfiguration", json());
+}
+
 StateMachineDescription machine_description(const json &j) {
   StateMachineDescription d;
-  d.state_machine_arn = str(j, "stateMachineArn");
-  d.name = str(j, "name");
+  read_machine_common(j, d);
   d.status = str(j, "status");
-  d.definition = str(j, "definition");
-  d.role_arn = str(j, "roleArn");
   d.type = str(j, "type");
   d.creation_date = epoch(j, "creationDate");
-  d.revision_id = str(j, "revisionId");
   d.description = str(j, "description");
-  d.logging_configuration = j.value("loggingConfiguration", json());
-  d.tracing_configuration = j.value("tracingConfiguration", json());
   return d;
 }
 
-ExecutionDescription execution_description(const json &j) {
-  ExecutionDescription d;
-  d.execution_arn = str(j, "executionArn");
-  d.state_machine_arn = str(j, "stateMachineArn");
-  d.name = str(j, "name");
-  d.status = str(j, "status");
-  d.start_date = epoch(j, "startDate");
-  d.stop_date = optional_epoch(j, "stopDate");
-  d.input = payload_member(j, "input");
-  d.output = optional_payload(j, "output");
-  d.error = str(j, "error");
-  d.cause = str(j, "cause");
-  d.trace_header = str(j, "traceHeader");
-  d.redrive_count = static_cast<int>(integer(j, "redriveCount"));
-  d.redrive_date = optional_epoch(j, "redriveDate");
-  d.redrive_status = str(j, "redriveStatus");
-  d.redrive_status_reason = str(j, "redriveStatusReason");
-  return d;
+StateMachineForExecution machine_for_execution(const json &j) {
+  StateMachineForExecution m;
+  read_machine_common(j, m);
+  m.update_date = epoch(j, "updateDate");
+  return m;
 }
 
-ExecutionListItem execution_item(const json &j) {
-  ExecutionListItem x;
+// Reads the members every execution shape has (ExecutionDescription, SyncExecutionResult,
+// ExecutionListItem) into `x`: ARNs, name, status, start date.
+template <typename Execution>
+void read_execution_head(const json &j, Execution &x) {
   x.execution_arn = str(j, "executionArn");
   x.state_machine_arn = str(j, "stateMachineArn");
   x.name = str(j, "name");
   x.status = str(j, "status");
   x.start_date = epoch(j, "startDate");
+}
+
+// Reads the data of an execution (ExecutionDescription, SyncExecutionResult) into `x`: input,
+// output, error, cause, trace header.
+template <typename Execution>
+void read_execution_data(const json &j, Execution &x) {
+  x.input = payload_member(j, "input");
+  x.output = optional_payload(j, "output");
+  x.error = str(j, "error");
+  x.cause = str(j, "cause");
+  x.trace_header = str(j, "traceHeader");
+}
+
+// Reads the optional dates and the redrive count (ExecutionDescription, ExecutionListItem).
+template <typename Execution>
+void read_execution_redrive(const json &j, Execution &x) {
   x.stop_date = optional_epoch(j, "stopDate");
   x.redrive_count = static_cast<int>(integer(j, "redriveCount"));
   x.redrive_date = optional_epoch(j, "redriveDate");
+}
+
+ExecutionDescription execution_description(const json &j) {
+  ExecutionDescription d;
+  read_execution_head(j, d);
+  read_execution_data(j, d);
+  read_execution_redrive(j, d);
+  d.redrive_status = str(j, "redriveStatus");
+  d.redrive_status_reason = str(j, "redriveStatusReason");
+  return d;
+}
+
+SyncExecutionResult sync_execution(const json &j) {
+  SyncExecutionResult x;
+  read_execution_head(j, x);
+  read_execution_data(j, x);
+  x.stop_date = epoch(j, "stopDate");
   return x;
+}
+
+ExecutionListItem execution_item(const json &j) {
+  ExecutionListItem x;
+  read_execution_head(j, x);
+  read_execution_redrive(j, x);
+  return x;
+}
+
+StateMachineListItem machine_item(const json &j) {
+  return {str(j, "stateMachineArn"), str(j, "name"), str(j, "type"), epoch(j, "creationDate")};
+}
+
+AuditEntry audit_entry(const json &j) {
+  AuditEntry a;
+  a.id = integer(j, "id");
+  a.time = rfc3339(j, "time");
+  a.key_id = str(j, "keyId");
+  a.remote = str(j, "remote");
+  a.operation = str(j, "operation");
+  a.resource = str(j, "resource");
+  a.outcome = str(j, "outcome");
+  a.request_id = str(j, "requestId");
+  return a;
 }
 
 HistoryEvent history_event(const json &j) {
@@ -223,6 +285,15 @@ Route route(const json &j) {
 }
 
 std::string page_token(const json &j) { return str(j, "nextToken"); }
+
+// A list answer as a Page: `read` turns each element of the array `member` into a T.
+template <typename T, typename Read>
+Page<T> read_page(const json &out, const char *member, Read read) {
+  Page<T> page;
+  for (const json &j : array_member(out, member)) page.items.push_back(read(j));
+  page.next_token = page_token(out);
+  return page;
+}
 
 }  // namespace
 
@@ -457,7 +528,7 @@ json Client::call_rest(std::string_view method, std::string_view target, const j
 
 CreateStateMachineResult Client::create_state_machine(const CreateStateMachineRequest &r) {
   json request = {{"name", r.name}, {"definition", r.definition}, {"roleArn", r.role_arn}};
-  if (!r.type.empty()) request["type"] = r.type;
+  set_unless_empty(request, "type", r.type);
   if (!r.tags.empty()) request["tags"] = tags_json(r.tags);
   const json out = call_aws("CreateStateMachine", request);
   return {str(out, "stateMachineArn"), epoch(out, "creationDate")};
@@ -473,21 +544,15 @@ UpdateStateMachineResult Client::update_state_machine(const UpdateStateMachineRe
 
 StateMachineDescription Client::describe_state_machine(const std::string &arn, IncludedData data) {
   json request = {{"stateMachineArn", arn}};
-  if (data != IncludedData::AllData) request["includedData"] = included(data);
+  set_included(request, data);
   return machine_description(call_aws("DescribeStateMachine", request));
 }
 
 Page<StateMachineListItem> Client::list_state_machines(const PageRequest &page) {
   json request = json::object();
   paging(request, page.max_results, page.next_token);
-  const json out = call_aws("ListStateMachines", request);
-  Page<StateMachineListItem> result;
-  for (const json &j : array_member(out, "stateMachines")) {
-    result.items.push_back(
-        {str(j, "stateMachineArn"), str(j, "name"), str(j, "type"), epoch(j, "creationDate")});
-  }
-  result.next_token = page_token(out);
-  return result;
+  return read_page<StateMachineListItem>(call_aws("ListStateMachines", request), "stateMachines",
+                                         machine_item);
 }
 
 void Client::delete_state_machine(const std::string &arn) {
@@ -496,8 +561,8 @@ void Client::delete_state_machine(const std::string &arn) {
 
 ValidationResult Client::validate_state_machine_definition(const ValidateDefinitionRequest &r) {
   json request = {{"definition", r.definition}};
-  if (!r.type.empty()) request["type"] = r.type;
-  if (!r.severity.empty()) request["severity"] = r.severity;
+  set_unless_empty(request, "type", r.type);
+  set_unless_empty(request, "severity", r.severity);
   if (r.max_results != 0) request["maxResults"] = r.max_results;
   const json out = call_aws("ValidateStateMachineDefinition", request);
   ValidationResult result;
@@ -516,9 +581,9 @@ namespace {
 
 json start_request(const StartExecutionRequest &r) {
   json request = {{"stateMachineArn", r.state_machine_arn}};
-  if (!r.name.empty()) request["name"] = r.name;
+  set_unless_empty(request, "name", r.name);
   if (!r.input.is_null()) request["input"] = r.input.dump();
-  if (!r.trace_header.empty()) request["traceHeader"] = r.trace_header;
+  set_unless_empty(request, "traceHeader", r.trace_header);
   return request;
 }
 
@@ -532,40 +597,24 @@ StartExecutionResult Client::start_execution(const StartExecutionRequest &r) {
 SyncExecutionResult Client::start_sync_execution(const StartExecutionRequest &r,
                                                  IncludedData data) {
   json request = start_request(r);
-  if (data != IncludedData::AllData) request["includedData"] = included(data);
-  const json out = call_aws("StartSyncExecution", request, options().sync_timeout);
-  SyncExecutionResult x;
-  x.execution_arn = str(out, "executionArn");
-  x.state_machine_arn = str(out, "stateMachineArn");
-  x.name = str(out, "name");
-  x.status = str(out, "status");
-  x.start_date = epoch(out, "startDate");
-  x.stop_date = epoch(out, "stopDate");
-  x.input = payload_member(out, "input");
-  x.output = optional_payload(out, "output");
-  x.error = str(out, "error");
-  x.cause = str(out, "cause");
-  x.trace_header = str(out, "traceHeader");
-  return x;
+  set_included(request, data);
+  return sync_execution(call_aws("StartSyncExecution", request, options().sync_timeout));
 }
 
 ExecutionDescription Client::describe_execution(const std::string &arn, IncludedData data) {
   json request = {{"executionArn", arn}};
-  if (data != IncludedData::AllData) request["includedData"] = included(data);
+  set_included(request, data);
   return execution_description(call_aws("DescribeExecution", request));
 }
 
 Page<ExecutionListItem> Client::list_executions(const ListExecutionsRequest &r) {
   json request = json::object();
-  if (!r.state_machine_arn.empty()) request["stateMachineArn"] = r.state_machine_arn;
-  if (!r.status_filter.empty()) request["statusFilter"] = r.status_filter;
-  if (!r.redrive_filter.empty()) request["redriveFilter"] = r.redrive_filter;
+  set_unless_empty(request, "stateMachineArn", r.state_machine_arn);
+  set_unless_empty(request, "statusFilter", r.status_filter);
+  set_unless_empty(request, "redriveFilter", r.redrive_filter);
   paging(request, r.max_results, r.next_token);
-  const json out = call_aws("ListExecutions", request);
-  Page<ExecutionListItem> result;
-  for (const json &j : array_member(out, "executions")) result.items.push_back(execution_item(j));
-  result.next_token = page_token(out);
-  return result;
+  return read_page<ExecutionListItem>(call_aws("ListExecutions", request), "executions",
+                                      execution_item);
 }
 
 Page<HistoryEvent> Client::get_execution_history(const GetExecutionHistoryRequest &r) {
@@ -573,42 +622,28 @@ Page<HistoryEvent> Client::get_execution_history(const GetExecutionHistoryReques
   paging(request, r.max_results, r.next_token);
   if (r.reverse_order) request["reverseOrder"] = true;
   if (!r.include_execution_data) request["includeExecutionData"] = false;
-  const json out = call_aws("GetExecutionHistory", request);
-  Page<HistoryEvent> result;
-  for (const json &j : array_member(out, "events")) result.items.push_back(history_event(j));
-  result.next_token = page_token(out);
-  return result;
+  return read_page<HistoryEvent>(call_aws("GetExecutionHistory", request), "events", history_event);
 }
 
 Timestamp Client::stop_execution(const std::string &arn, const std::string &error,
                                  const std::string &cause) {
   json request = {{"executionArn", arn}};
-  if (!error.empty()) request["error"] = error;
-  if (!cause.empty()) request["cause"] = cause;
+  set_unless_empty(request, "error", error);
+  set_unless_empty(request, "cause", cause);
   return epoch(call_aws("StopExecution", request), "stopDate");
 }
 
 Timestamp Client::redrive_execution(const std::string &arn, const std::string &client_token) {
   json request = {{"executionArn", arn}};
-  if (!client_token.empty()) request["clientToken"] = client_token;
+  set_unless_empty(request, "clientToken", client_token);
   return epoch(call_aws("RedriveExecution", request), "redriveDate");
 }
 
 StateMachineForExecution Client::describe_state_machine_for_execution(const std::string &arn,
                                                                       IncludedData data) {
   json request = {{"executionArn", arn}};
-  if (data != IncludedData::AllData) request["includedData"] = included(data);
-  const json out = call_aws("DescribeStateMachineForExecution", request);
-  StateMachineForExecution m;
-  m.state_machine_arn = str(out, "stateMachineArn");
-  m.name = str(out, "name");
-  m.definition = str(out, "definition");
-  m.role_arn = str(out, "roleArn");
-  m.update_date = epoch(out, "updateDate");
-  m.revision_id = str(out, "revisionId");
-  m.logging_configuration = out.value("loggingConfiguration", json());
-  m.tracing_configuration = out.value("tracingConfiguration", json());
-  return m;
+  set_included(request, data);
+  return machine_for_execution(call_aws("DescribeStateMachineForExecution", request));
 }
 
 // --- Tags -------------------------------------------------------------------------------------
@@ -644,11 +679,7 @@ Activity Client::describe_activity(const std::string &arn) {
 Page<Activity> Client::list_activities(const PageRequest &page) {
   json request = json::object();
   paging(request, page.max_results, page.next_token);
-  const json out = call_aws("ListActivities", request);
-  Page<Activity> result;
-  for (const json &j : array_member(out, "activities")) result.items.push_back(activity(j));
-  result.next_token = page_token(out);
-  return result;
+  return read_page<Activity>(call_aws("ListActivities", request), "activities", activity);
 }
 
 void Client::delete_activity(const std::string &arn) {
@@ -659,7 +690,7 @@ std::optional<ActivityTask> Client::get_activity_task(const std::string &arn,
                                                       const std::string &worker_name,
                                                       std::stop_token stop) {
   json request = {{"activityArn", arn}};
-  if (!worker_name.empty()) request["workerName"] = worker_name;
+  set_unless_empty(request, "workerName", worker_name);
   const json out = call_aws("GetActivityTask", request, options().poll_timeout, std::move(stop));
   // AWS: no task within the wait is an answer without a token.
   const std::string token = str(out, "taskToken");
@@ -678,8 +709,8 @@ void Client::send_task_success(const std::string &token, const json &output) {
 void Client::send_task_failure(const std::string &token, const std::string &error,
                                const std::string &cause) {
   json request = {{"taskToken", token}};
-  if (!error.empty()) request["error"] = error;
-  if (!cause.empty()) request["cause"] = cause;
+  set_unless_empty(request, "error", error);
+  set_unless_empty(request, "cause", cause);
   call_aws("SendTaskFailure", request);
 }
 
@@ -705,22 +736,7 @@ Page<AuditEntry> Client::list_audit(const AuditQuery &q) {
   add("resource", q.resource);
   if (q.max_results != 0) add("maxResults", std::to_string(q.max_results));
   add("nextToken", q.next_token);
-  const json out = call_rest("GET", target);
-  Page<AuditEntry> page;
-  for (const json &j : array_member(out, "items")) {
-    AuditEntry a;
-    a.id = integer(j, "id");
-    a.time = rfc3339(j, "time");
-    a.key_id = str(j, "keyId");
-    a.remote = str(j, "remote");
-    a.operation = str(j, "operation");
-    a.resource = str(j, "resource");
-    a.outcome = str(j, "outcome");
-    a.request_id = str(j, "requestId");
-    page.items.push_back(std::move(a));
-  }
-  page.next_token = page_token(out);
-  return page;
+  return read_page<AuditEntry>(call_rest("GET", target), "items", audit_entry);
 }
 
 Route Client::put_route(const std::string &kind, const std::string &name, const std::string &url) {
