@@ -13,8 +13,11 @@
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace stepd::server {
 
@@ -61,20 +64,24 @@ std::function<std::string(Config&, const std::string&)> integer(int Config::*fie
   };
 }
 
+// The scale of the first of `units` whose suffix ends `t` with more before it, that suffix (and
+// the blanks before it) taken off `t`; `fallback` when none does.
+template <typename Scale>
+Scale strip_unit(std::string& t, std::initializer_list<std::pair<std::string_view, Scale>> units,
+                 Scale fallback) {
+  for (const auto& [suffix, scale] : units) {
+    if (t.size() > suffix.size() && t.ends_with(suffix)) {
+      t = trim(t.substr(0, t.size() - suffix.size()));
+      return scale;
+    }
+  }
+  return fallback;
+}
+
 // "30", "0.5", "500ms", "30s", "2m".
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
   std::string t = trim(text);
-  double scale = 1000.0;
-  auto strip = [&](const char* suffix, double s) {
-    const std::string suf(suffix);
-    if (t.size() > suf.size() && t.compare(t.size() - suf.size(), suf.size(), suf) == 0) {
-      t = trim(t.substr(0, t.size() - suf.size()));
-      scale = s;
-      return true;
-    }
-    return false;
-  };
-  if (!strip("ms", 1.0) && !strip("s", 1000.0)) strip("m", 60'000.0);
+  const double scale = strip_unit<double>(t, {{"ms", 1.0}, {"s", 1000.0}, {"m", 60'000.0}}, 1000.0);
   if (t.empty()) return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(t.c_str(), &end);
@@ -98,19 +105,8 @@ std::function<std::string(Config&, const std::string&)> duration(
 // "1048576", "64KiB", "64K", "1MiB", "1M".
 std::optional<std::size_t> parse_size(const std::string& text) {
   std::string t = trim(text);
-  std::size_t scale = 1;
-  auto strip = [&](const char* suffix, std::size_t s) {
-    const std::string suf(suffix);
-    if (t.size() > suf.size() && t.compare(t.size() - suf.size(), suf.size(), suf) == 0) {
-      t = trim(t.substr(0, t.size() - suf.size()));
-      scale = s;
-      return true;
-    }
-    return false;
-  };
-  if (!strip("KiB", 1024) && !strip("MiB", 1024 * 1024) && !strip("K", 1024)) {
-    strip("M", 1024 * 1024);
-  }
+  const std::size_t scale = strip_unit<std::size_t>(
+      t, {{"KiB", 1024}, {"MiB", 1024 * 1024}, {"K", 1024}, {"M", 1024 * 1024}}, 1);
   const auto v = parse_integer(t);
   if (!v || *v < 0) return std::nullopt;
   return static_cast<std::size_t>(*v) * scale;

@@ -78,16 +78,15 @@ bool has_header(const HttpHeaders& headers, std::string_view name) {
                      [&](const auto& h) { return iequals(h.first, name); });
 }
 
-// Escapes what may not appear in a request target as written (controls, space, non-ASCII and
-// a few delimiters); existing %XX escapes stay.
-std::string escape_target(std::string_view target) {
+// `text` with every byte for which `escaped(byte)` holds written as %XX (upper-case hex).
+template <typename Escaped>
+std::string percent_escape(std::string_view text, Escaped escaped) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  static constexpr std::string_view kUnsafe = "\"<>\\^`{|}";
   std::string out;
-  out.reserve(target.size());
-  for (char ch : target) {
+  out.reserve(text.size());
+  for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f || kUnsafe.find(ch) != std::string_view::npos) {
+    if (escaped(c)) {
       out.push_back('%');
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 0xf]);
@@ -98,22 +97,18 @@ std::string escape_target(std::string_view target) {
   return out;
 }
 
+// Escapes what may not appear in a request target as written (controls, space, non-ASCII and
+// a few delimiters); existing %XX escapes stay.
+std::string escape_target(std::string_view target) {
+  static constexpr std::string_view kUnsafe = "\"<>\\^`{|}";
+  return percent_escape(target, [](unsigned char c) {
+    return c <= 0x20 || c >= 0x7f || kUnsafe.find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
 // A header value as it goes on the wire: printable ASCII kept, anything else %XX.
 std::string header_safe(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || c == '%') {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
+  return percent_escape(value, [](unsigned char c) { return c < 0x20 || c >= 0x7f || c == '%'; });
 }
 
 std::string endpoint_text(const HttpUrl& url) {
@@ -133,6 +128,37 @@ std::chrono::milliseconds deadline_for(const TaskDispatch& task, std::chrono::mi
         static_cast<long long>(std::ceil(*task.timeout_seconds * 1000.0)));
   }
   return limit;
+}
+
+// A plan with what every call states: its kind, task and target, method, URL (its target
+// escaped already) and endpoint text, failure names and deadline (deadline_for `limit`). The
+// headers and body are the caller's to add.
+HttpCallPlan plan_for(HttpCallPlan::Kind kind, const TaskDispatch& task, const TaskTarget& target,
+                      std::string method, const HttpUrl& url, FailureNames names,
+                      std::chrono::milliseconds limit) {
+  HttpCallPlan plan;
+  plan.kind = kind;
+  plan.target = target;
+  plan.resource = task.resource;
+  plan.method = std::move(method);
+  plan.url = url;
+  plan.endpoint = endpoint_text(url);
+  plan.names = names;
+  plan.timeout = deadline_for(task, limit);
+  return plan;
+}
+
+// The URL of a routed call (a function or a service integration): `route` parsed, http:// or
+// https://, its target escaped. TaskFailed naming `callee` ("function 'f'") when it cannot be used.
+std::variant<HttpUrl, StatesError> routed_url(const std::string& route, const std::string& callee) {
+  std::string why;
+  auto url = parse_http_url(route, &why, UrlSchemes::HttpOrHttps);
+  if (!url) {
+    return task_failed("The route of " + callee + " has a URL that cannot be used: " + route +
+                       ": " + why);
+  }
+  url->target = escape_target(url->target);
+  return *url;
 }
 
 // The headers every planned request carries after the kind's own.
@@ -376,15 +402,8 @@ std::variant<HttpCallPlan, StatesError> plan_http_task(const TaskDispatch& task,
   }
   url->target = escape_target(url->target + (query.empty() ? "" : "?" + query));
 
-  HttpCallPlan plan;
-  plan.kind = HttpCallPlan::Kind::HttpTask;
-  plan.target = target;
-  plan.resource = task.resource;
-  plan.method = method;
-  plan.url = *url;
-  plan.endpoint = endpoint_text(*url);
-  plan.names = FailureNames::TaskFailed;
-  plan.timeout = deadline_for(task, options.http_task_timeout);
+  HttpCallPlan plan = plan_for(HttpCallPlan::Kind::HttpTask, task, target, method, *url,
+                               FailureNames::TaskFailed, options.http_task_timeout);
 
   auto hs = p.find("Headers");
   if (hs != p.end() && !hs->is_null()) {
@@ -518,23 +537,12 @@ std::variant<HttpCallPlan, StatesError> plan_function(const TaskDispatch& task,
                        "No route is registered for the Lambda function '" + called + "' (" + hint +
                            ")"};
   }
-  std::string why;
-  auto url = parse_http_url(*route, &why, UrlSchemes::HttpOrHttps);
-  if (!url) {
-    return task_failed("The route of function '" + called + "' has a URL that cannot be used: " +
-                       *route + ": " + why);
-  }
-  url->target = escape_target(url->target);
-  HttpCallPlan plan;
-  plan.kind = HttpCallPlan::Kind::Function;
-  plan.target = target;
-  plan.resource = task.resource;
-  plan.method = "POST";
-  plan.url = *url;
-  plan.endpoint = endpoint_text(*url);
-  plan.names = FailureNames::Lambda;
+  auto url = routed_url(*route, "function '" + called + "'");
+  if (auto* e = std::get_if<StatesError>(&url)) return *e;
+  HttpCallPlan plan = plan_for(HttpCallPlan::Kind::Function, task, target, "POST",
+                               std::get<HttpUrl>(url), FailureNames::Lambda,
+                               options.function_timeout);
   plan.function = called;
-  plan.timeout = deadline_for(task, options.function_timeout);
   plan.body = asl::dump_compact(fc.payload);
   add_common_headers(plan.headers, task, "application/json");
   return plan;
@@ -566,22 +574,11 @@ std::variant<HttpCallPlan, StatesError> plan_service(const TaskDispatch& task,
                        "' (resource " + task.resource + "): register a service route named '" +
                        called + "' or '" + target.service + "'");
   }
-  std::string why;
-  auto url = parse_http_url(*route, &why, UrlSchemes::HttpOrHttps);
-  if (!url) {
-    return task_failed("The route of service integration '" + called +
-                       "' has a URL that cannot be used: " + *route + ": " + why);
-  }
-  url->target = escape_target(url->target);
-  HttpCallPlan plan;
-  plan.kind = HttpCallPlan::Kind::Service;
-  plan.target = target;
-  plan.resource = task.resource;
-  plan.method = "POST";
-  plan.url = *url;
-  plan.endpoint = endpoint_text(*url);
-  plan.names = FailureNames::TaskFailed;
-  plan.timeout = deadline_for(task, options.service_timeout);
+  auto url = routed_url(*route, "service integration '" + called + "'");
+  if (auto* e = std::get_if<StatesError>(&url)) return *e;
+  HttpCallPlan plan = plan_for(HttpCallPlan::Kind::Service, task, target, "POST",
+                               std::get<HttpUrl>(url), FailureNames::TaskFailed,
+                               options.service_timeout);
   Json body = Json::object();
   body["Service"] = target.service;
   body["Action"] = target.action;

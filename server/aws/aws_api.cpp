@@ -209,15 +209,15 @@ struct Call {
   void fail(const ApiError& e, const Json& extra = Json::object()) const {
     respond(aws::error_response(e, caller.request_id, extra));
   }
-  // An answer for later (the engine's completion callback), holding no reference to this call.
-  std::function<void(const Json&)> later_ok() const {
-    return [respond = respond, id = caller.request_id](const Json& body) {
-      respond(aws::json_response(body, id));
-    };
-  }
-  std::function<void(const ApiError&)> later_fail() const {
-    return [respond = respond, id = caller.request_id](const ApiError& e) {
-      respond(aws::error_response(e, id));
+  // An answer for later: the engine's completion callback for a result of T. It answers the
+  // error, or to_json(value) as the body; it holds no reference to this call.
+  template <typename T, typename ToJson>
+  auto answer_later(ToJson to_json) const {
+    return [respond = respond, id = caller.request_id, to_json](ApiResult<T> result) {
+      if (const ApiError* e = std::get_if<ApiError>(&result)) {
+        return respond(aws::error_response(*e, id));
+      }
+      respond(aws::json_response(to_json(std::get<T>(result)), id));
     };
   }
 
@@ -278,6 +278,13 @@ std::vector<Tag> tags_from(const Json& list) {
   return tags;
 }
 
+// Tags as the API writes them: [{"key", "value"}, ...].
+Json tags_json(const std::vector<Tag>& tags) {
+  Json out = Json::array();
+  for (const Tag& t : tags) out.push_back(Json{{"key", t.key}, {"value", t.value}});
+  return out;
+}
+
 // A stored JSON configuration (loggingConfiguration, tracingConfiguration), or AWS's default
 // when none was kept.
 Json configuration(const std::string& stored, Json fallback) {
@@ -307,7 +314,9 @@ void redrive_status(const ExecutionRecord& x, Json& out) {
   }
 }
 
-Json describe_execution_json(const ExecutionRecord& x, bool include_data) {
+// {executionArn, stateMachineArn, name, status, startDate, stopDate?}: how DescribeExecution and
+// a ListExecutions item begin.
+Json execution_basics(const ExecutionRecord& x) {
   Json out = Json::object();
   out["executionArn"] = x.arn;
   out["stateMachineArn"] = x.machine_arn;
@@ -315,14 +324,22 @@ Json describe_execution_json(const ExecutionRecord& x, bool include_data) {
   out["status"] = x.status;
   out["startDate"] = aws::timestamp(x.start);
   if (x.stop) out["stopDate"] = aws::timestamp(*x.stop);
-  if (include_data) {
-    out["input"] = x.input;
-    out["inputDetails"] = {{"included", true}};
-    if (x.output) {
-      out["output"] = *x.output;
-      out["outputDetails"] = {{"included", true}};
-    }
+  return out;
+}
+
+// Adds input, inputDetails and (once there is one) output, outputDetails.
+void add_execution_data(const ExecutionRecord& x, Json& out) {
+  out["input"] = x.input;
+  out["inputDetails"] = {{"included", true}};
+  if (x.output) {
+    out["output"] = *x.output;
+    out["outputDetails"] = {{"included", true}};
   }
+}
+
+Json describe_execution_json(const ExecutionRecord& x, bool include_data) {
+  Json out = execution_basics(x);
+  if (include_data) add_execution_data(x, out);
   if (!x.trace_header.empty()) out["traceHeader"] = x.trace_header;
   if (x.error && !x.error->empty()) out["error"] = *x.error;
   if (x.cause && !x.cause->empty()) out["cause"] = *x.cause;
@@ -333,15 +350,17 @@ Json describe_execution_json(const ExecutionRecord& x, bool include_data) {
 }
 
 Json execution_list_item(const ExecutionRecord& x) {
-  Json out = Json::object();
-  out["executionArn"] = x.arn;
-  out["stateMachineArn"] = x.machine_arn;
-  out["name"] = x.name;
-  out["status"] = x.status;
-  out["startDate"] = aws::timestamp(x.start);
-  if (x.stop) out["stopDate"] = aws::timestamp(*x.stop);
+  Json out = execution_basics(x);
   out["redriveCount"] = x.redrive_count;
   if (x.redrive_date) out["redriveDate"] = aws::timestamp(*x.redrive_date);
+  return out;
+}
+
+// A list operation's answer: {<member>: items, nextToken?}.
+Json page_answer(const char* member, Json items, const std::string& next_token) {
+  Json out = Json::object();
+  out[member] = std::move(items);
+  if (!next_token.empty()) out["nextToken"] = next_token;
   return out;
 }
 
@@ -364,9 +383,7 @@ void create_state_machine(const Call& c) {
   if (tags.size() > 50) {
     return c.fail(api_error("TooManyTags", "Too many tags: a resource has at most 50 tags"));
   }
-  Json tags_json = Json::array();
-  for (const Tag& t : tags) tags_json.push_back(Json{{"key", t.key}, {"value", t.value}});
-  r.tags_json = aws::dump(tags_json);
+  r.tags_json = aws::dump(tags_json(tags));
   auto result = c.ops.create_state_machine(c.caller, r);
   if (const ApiError* e = error_of(result)) return c.fail(*e);
   const StateMachineRecord& m = std::get<StateMachineRecord>(result);
@@ -419,10 +436,7 @@ void list_state_machines(const Call& c) {
     item["creationDate"] = aws::timestamp(m.created);
     items.push_back(std::move(item));
   }
-  Json out = Json::object();
-  out["stateMachines"] = std::move(items);
-  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
-  c.ok(out);
+  c.ok(page_answer("stateMachines", std::move(items), page.next_token));
 }
 
 void delete_state_machine(const Call& c) {
@@ -476,15 +490,9 @@ engine::StartRequest start_request(const Call& c) {
 
 void start_execution(const Call& c) {
   c.ops.start_execution_async(
-      c.caller, start_request(c),
-      [ok = c.later_ok(), fail = c.later_fail()](ApiResult<ExecutionRecord> result) {
-        if (const ApiError* e = error_of(result)) return fail(*e);
-        const ExecutionRecord& x = std::get<ExecutionRecord>(result);
-        Json out = Json::object();
-        out["executionArn"] = x.arn;
-        out["startDate"] = aws::timestamp(x.start);
-        ok(out);
-      });
+      c.caller, start_request(c), c.answer_later<ExecutionRecord>([](const ExecutionRecord& x) {
+        return Json{{"executionArn", x.arn}, {"startDate", aws::timestamp(x.start)}};
+      }));
 }
 
 void start_sync_execution(const Call& c) {
@@ -520,14 +528,7 @@ void start_sync_execution(const Call& c) {
   out["status"] = x.status;
   if (x.error && !x.error->empty()) out["error"] = *x.error;
   if (x.cause && !x.cause->empty()) out["cause"] = *x.cause;
-  if (c.include_data()) {
-    out["input"] = x.input;
-    out["inputDetails"] = {{"included", true}};
-    if (x.output) {
-      out["output"] = *x.output;
-      out["outputDetails"] = {{"included", true}};
-    }
-  }
+  if (c.include_data()) add_execution_data(x, out);
   if (!x.trace_header.empty()) out["traceHeader"] = x.trace_header;
   c.ok(out);
 }
@@ -559,10 +560,7 @@ void list_executions(const Call& c) {
     if (redrive == "NOT_REDRIVEN" && x.redrive_count > 0) continue;
     items.push_back(execution_list_item(x));
   }
-  Json out = Json::object();
-  out["executions"] = std::move(items);
-  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
-  c.ok(out);
+  c.ok(page_answer("executions", std::move(items), page.next_token));
 }
 
 void get_execution_history(const Call& c) {
@@ -573,34 +571,23 @@ void get_execution_history(const Call& c) {
   const bool include_data = c.boolean_or("includeExecutionData", true);
   Json events = Json::array();
   for (const HistoryEvent& ev : page.items) events.push_back(aws::history_event(ev, include_data));
-  Json out = Json::object();
-  out["events"] = std::move(events);
-  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
-  c.ok(out);
+  c.ok(page_answer("events", std::move(events), page.next_token));
 }
 
 void stop_execution(const Call& c) {
   c.ops.stop_execution_async(
       c.caller, *c.string("executionArn"), c.string_or("error", ""), c.string_or("cause", ""),
-      [ok = c.later_ok(), fail = c.later_fail()](ApiResult<ExecutionRecord> result) {
-        if (const ApiError* e = error_of(result)) return fail(*e);
-        const ExecutionRecord& x = std::get<ExecutionRecord>(result);
-        Json out = Json::object();
-        out["stopDate"] = aws::timestamp(x.stop.value_or(wall_now()));
-        ok(out);
-      });
+      c.answer_later<ExecutionRecord>([](const ExecutionRecord& x) {
+        return Json{{"stopDate", aws::timestamp(x.stop.value_or(wall_now()))}};
+      }));
 }
 
 void redrive_execution(const Call& c) {
   c.ops.redrive_execution_async(
       c.caller, *c.string("executionArn"),
-      [ok = c.later_ok(), fail = c.later_fail()](ApiResult<ExecutionRecord> result) {
-        if (const ApiError* e = error_of(result)) return fail(*e);
-        const ExecutionRecord& x = std::get<ExecutionRecord>(result);
-        Json out = Json::object();
-        out["redriveDate"] = aws::timestamp(x.redrive_date.value_or(wall_now()));
-        ok(out);
-      });
+      c.answer_later<ExecutionRecord>([](const ExecutionRecord& x) {
+        return Json{{"redriveDate", aws::timestamp(x.redrive_date.value_or(wall_now()))}};
+      }));
 }
 
 void describe_state_machine_for_execution(const Call& c) {
@@ -647,13 +634,7 @@ void list_tags_for_resource(const Call& c) {
   const std::string arn = *c.string("resourceArn");
   auto result = c.ops.list_tags_for_resource(c.caller, arn);
   if (const ApiError* e = error_of(result)) return fail_tags(c, *e, arn);
-  Json tags = Json::array();
-  for (const Tag& t : std::get<std::vector<Tag>>(result)) {
-    tags.push_back(Json{{"key", t.key}, {"value", t.value}});
-  }
-  Json out = Json::object();
-  out["tags"] = std::move(tags);
-  c.ok(out);
+  c.ok(Json{{"tags", tags_json(std::get<std::vector<Tag>>(result))}});
 }
 
 void create_activity(const Call& c) {
@@ -693,10 +674,7 @@ void list_activities(const Call& c) {
   const auto& page = std::get<Page<ActivityRecord>>(result);
   Json items = Json::array();
   for (const ActivityRecord& a : page.items) items.push_back(activity_json(a));
-  Json out = Json::object();
-  out["activities"] = std::move(items);
-  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
-  c.ok(out);
+  c.ok(page_answer("activities", std::move(items), page.next_token));
 }
 
 void delete_activity(const Call& c) {
@@ -711,25 +689,20 @@ void delete_activity(const Call& c) {
 void get_activity_task(const Call& c) {
   c.ops.get_activity_task_async(
       c.caller, *c.string("activityArn"), c.string_or("workerName", ""), c.options.poll_wait,
-      [ok = c.later_ok(),
-       fail = c.later_fail()](ApiResult<std::optional<engine::ActivityTask>> result) {
-        if (const ApiError* e = error_of(result)) return fail(*e);
-        const auto& task = std::get<std::optional<engine::ActivityTask>>(result);
-        Json out = Json::object();
-        if (task) {
-          out["taskToken"] = task->token;
-          out["input"] = task->input;
-        }
-        ok(out);
-      });
+      c.answer_later<std::optional<engine::ActivityTask>>(
+          [](const std::optional<engine::ActivityTask>& task) {
+            Json out = Json::object();
+            if (task) {
+              out["taskToken"] = task->token;
+              out["input"] = task->input;
+            }
+            return out;
+          }));
 }
 
 // SendTask*: {} once the outcome (or heartbeat) is durable.
 Operations::TaskReply task_reply(const Call& c) {
-  return [ok = c.later_ok(), fail = c.later_fail()](ApiResult<bool> result) {
-    if (const ApiError* e = error_of(result)) return fail(*e);
-    ok(Json::object());
-  };
+  return c.answer_later<bool>([](bool) { return Json::object(); });
 }
 
 void send_task_success(const Call& c) {

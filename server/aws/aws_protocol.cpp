@@ -12,23 +12,13 @@ ApiError serialization_error(std::string message) {
   return ApiError{"SerializationException", std::move(message), {}};
 }
 
-std::string_view json_kind(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float:
-      return "a number";
-    default:
-      return "null";
-  }
+// A JSON value's type as SerializationException messages name it: asl::type_name with its
+// article ("an object", "a number"), and "null" for null.
+std::string json_kind(const Json& v) {
+  if (v.is_null()) return "null";
+  const std::string_view name = asl::type_name(v);
+  const bool vowel = name.front() == 'a' || name.front() == 'o';
+  return (vowel ? "an " : "a ") + std::string(name);
 }
 
 std::string_view shape_kind(ShapeKind k) {
@@ -210,8 +200,7 @@ class Checker {
 
   void wrong_type(const Json& v, const Shape& shape, const std::string& path) {
     mismatch_ = serialization_error("Value at '" + path + "' must be " +
-                                    std::string(shape_kind(shape.kind)) + ", not " +
-                                    std::string(json_kind(v)));
+                                    std::string(shape_kind(shape.kind)) + ", not " + json_kind(v));
   }
 
   static std::string violation(const std::string& shown, const std::string& path,
@@ -230,6 +219,33 @@ int utf8_length(unsigned char c) {
   if (c >= 0xE0 && c <= 0xEF) return 3;
   if (c >= 0xF0 && c <= 0xF4) return 4;
   return 0;
+}
+
+// The byte at which `text` stops being valid UTF-8 (a bad lead or continuation byte, an overlong
+// form, a UTF-16 surrogate, a code point above U+10FFFF), or nullopt when all of it is valid.
+std::optional<std::size_t> invalid_utf8_at(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const int n = utf8_length(c);
+    bool ok = n > 0 && i + static_cast<std::size_t>(n) <= text.size();
+    for (int k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]) & 0xC0) == 0x80;
+    }
+    if (ok && n >= 3) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
+      if (c == 0xED && c1 >= 0xA0) ok = false;  // UTF-16 surrogate
+      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
+      if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
+    }
+    if (!ok) return i;
+    i += static_cast<std::size_t>(n);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -256,53 +272,16 @@ bool is_visible_ascii(std::string_view s) {
 }
 
 std::optional<ApiError> scan_body(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = 0; i < body.size();) {
-    const auto c = static_cast<unsigned char>(body[i]);
-    if (c >= 0x80) {
-      const int n = utf8_length(c);
-      bool ok = n > 0 && i + static_cast<std::size_t>(n) <= body.size();
-      for (int k = 1; ok && k < n; ++k) {
-        ok = (static_cast<unsigned char>(body[i + static_cast<std::size_t>(k)]) & 0xC0) == 0x80;
-      }
-      if (ok && n >= 3) {
-        const auto c1 = static_cast<unsigned char>(body[i + 1]);
-        if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
-        if (c == 0xED && c1 >= 0xA0) ok = false;  // UTF-16 surrogate
-        if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
-        if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
-      }
-      if (!ok) {
-        return serialization_error("The request body is not valid UTF-8 (at byte " +
-                                   std::to_string(i) + ")");
-      }
-      i += static_cast<std::size_t>(n);
-      escaped = false;
-      continue;
-    }
-    ++i;
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) {
-        return serialization_error("The request body nests arrays and objects deeper than " +
-                                   std::to_string(max_depth) + " levels");
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
+  // Of two faults, the one nearer the start is reported.
+  const std::optional<std::size_t> bad_byte = invalid_utf8_at(body);
+  const std::optional<std::size_t> too_deep = asl::nesting_beyond(body, max_depth);
+  if (bad_byte && (!too_deep || *bad_byte < *too_deep)) {
+    return serialization_error("The request body is not valid UTF-8 (at byte " +
+                               std::to_string(*bad_byte) + ")");
+  }
+  if (too_deep) {
+    return serialization_error("The request body nests arrays and objects deeper than " +
+                               std::to_string(max_depth) + " levels");
   }
   return std::nullopt;
 }
@@ -317,8 +296,7 @@ std::variant<Json, ApiError> parse_body(std::string_view body) {
     return serialization_error("The request body is not valid JSON");
   }
   if (!parsed.is_object()) {
-    return serialization_error("The request body must be a JSON object, not " +
-                               std::string(json_kind(parsed)));
+    return serialization_error("The request body must be a JSON object, not " + json_kind(parsed));
   }
   return parsed;
 }
@@ -332,10 +310,6 @@ int error_status(std::string_view type) {
 std::string wire_error_type(std::string_view type) {
   if (type == "InternalError") return "InternalFailure";
   return std::string(type);
-}
-
-std::string dump(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 HttpResponse error_response(const ApiError& error, const std::string& request_id,

@@ -108,8 +108,8 @@ HttpResponse error_response(const ApiError& error, const std::string& request_id
 HttpResponse json_response(const Json& body, const std::string& request_id);
 
 // Serialises a value as the wire carries it: compact, invalid UTF-8 replaced (a value echoed from
-// a request can never make serialisation fail).
-std::string dump(const Json& value);
+// a request can never make serialisation fail): asl::dump_compact.
+inline std::string dump(const Json& value) { return asl::dump_compact(value); }
 
 // Epoch seconds with a millisecond fraction, as a JSON number.
 Json timestamp(engine::Micros t);

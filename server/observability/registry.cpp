@@ -142,13 +142,17 @@ void Registry::on_collect(std::function<void()> collect) {
   collectors_.push_back(std::move(collect));
 }
 
-std::string escape_label_value(const std::string& v) {
+namespace {
+
+// `v` with backslash and line feed escaped as the text format writes them, and '"' too when
+// `quote` is set.
+std::string escape_text(const std::string& v, bool quote) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (quote && c == '"') {
       out += "\\\"";
     } else if (c == '\n') {
       out += "\\n";
@@ -159,20 +163,11 @@ std::string escape_label_value(const std::string& v) {
   return out;
 }
 
-std::string escape_help(const std::string& v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string escape_label_value(const std::string& v) { return escape_text(v, true); }
+
+std::string escape_help(const std::string& v) { return escape_text(v, false); }
 
 std::string format_sample_value(double v) {
   if (std::isnan(v)) return "NaN";

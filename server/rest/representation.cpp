@@ -28,6 +28,16 @@ Json payload_value(const std::string& text) {
   return v;
 }
 
+namespace {
+
+// A record's stored tags (JSON text of [{key, value}]) as a value; [] when they are not an array.
+Json stored_tags(const std::string& tags_json) {
+  Json tags = Json::parse(tags_json, nullptr, false);
+  return tags.is_array() ? tags : Json::array();
+}
+
+}  // namespace
+
 Json machine_json(const StateMachineRecord& m, bool full) {
   Json out = Json::object();
   out["arn"] = m.arn;
@@ -39,8 +49,7 @@ Json machine_json(const StateMachineRecord& m, bool full) {
     out["definition"] = payload_value(m.definition);
     if (!m.role_arn.empty()) out["roleArn"] = m.role_arn;
     if (!m.description.empty()) out["description"] = m.description;
-    Json tags = Json::parse(m.tags_json, nullptr, false);
-    out["tags"] = tags.is_array() ? tags : Json::array();
+    out["tags"] = stored_tags(m.tags_json);
   }
   out["createdAt"] = format_time(m.created);
   out["updatedAt"] = format_time(m.updated);
@@ -109,8 +118,7 @@ Json activity_json(const ActivityRecord& a, bool full) {
   out["name"] = a.name;
   out["createdAt"] = format_time(a.created);
   if (full) {
-    Json tags = Json::parse(a.tags_json, nullptr, false);
-    out["tags"] = tags.is_array() ? tags : Json::array();
+    out["tags"] = stored_tags(a.tags_json);
   }
   return out;
 }
@@ -160,45 +168,6 @@ Json error_json(const ApiError& error, const std::string& request_id) {
   out["problems"] = std::move(problems);
   if (!request_id.empty()) out["requestId"] = request_id;
   return out;
-}
-
-std::string dump(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-std::optional<std::size_t> find_excess_nesting(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '{':
-      case '[':
-        if (++depth > max_depth) return i;
-        break;
-      case '}':
-      case ']':
-        if (depth > 0) --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return std::nullopt;
 }
 
 }  // namespace stepd::server::rest

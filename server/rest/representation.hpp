@@ -43,12 +43,14 @@ Json problem_json(const asl::Diagnostic& d);
 // {code, message, problems: [...], requestId?}
 Json error_json(const ApiError& error, const std::string& request_id);
 
-// Serialises for the wire (invalid UTF-8 in a string is replaced, never thrown).
-std::string dump(const Json& value);
+// Serialises for the wire (invalid UTF-8 in a string is replaced, never thrown):
+// asl::dump_compact.
+inline std::string dump(const Json& value) { return asl::dump_compact(value); }
 
 // The byte offset at which `text` opens its (max_depth+1)-th nested array or object (strings
-// are skipped), or nullopt when it nests at most max_depth levels. Runs before any parse, so a
-// hostile body never builds a deep document.
-std::optional<std::size_t> find_excess_nesting(std::string_view text, int max_depth);
+// are skipped), or nullopt when it nests at most max_depth levels: asl::nesting_beyond.
+inline std::optional<std::size_t> find_excess_nesting(std::string_view text, int max_depth) {
+  return asl::nesting_beyond(text, max_depth);
+}
 
 }  // namespace stepd::server::rest

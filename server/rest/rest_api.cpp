@@ -85,6 +85,14 @@ void reply(Call& call, HttpResponse response) {
 
 void reply(Call& call, int status, const Json& body) { reply(call, json_response(status, body)); }
 
+// 204 with no body.
+HttpResponse no_content_response() {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type = "";
+  return r;
+}
+
 // The value of an operation, or its error answered (then nullptr).
 template <typename T>
 T* value_or_reply(Call& call, ApiResult<T>& result) {
@@ -162,6 +170,16 @@ bool flag(const Call& call, std::string_view name) {
   invalid(std::string(name) + " must be true or false, not '" + *v + "'");
 }
 
+// Refuses a body that nests arrays and objects deeper than options.max_body_depth, before any
+// parse builds it.
+void refuse_deep_body(const Call& call, const std::string& body) {
+  if (auto at = asl::nesting_beyond(body, call.options.max_body_depth)) {
+    invalid("the request body nests arrays and objects deeper than " +
+            std::to_string(call.options.max_body_depth) + " levels (at byte " +
+            std::to_string(*at) + ")");
+  }
+}
+
 // The body as a JSON object; an empty body is {} unless `required`.
 Json body_object(const Call& call, bool required) {
   const std::string& body = call.request.body;
@@ -169,11 +187,7 @@ Json body_object(const Call& call, bool required) {
     if (required) invalid("the request needs a JSON object body");
     return Json::object();
   }
-  if (auto at = rest::find_excess_nesting(body, call.options.max_body_depth)) {
-    invalid("the request body nests arrays and objects deeper than " +
-            std::to_string(call.options.max_body_depth) + " levels (at byte " +
-            std::to_string(*at) + ")");
-  }
+  refuse_deep_body(call, body);
   Json value;
   try {
     value = Json::parse(body);
@@ -382,12 +396,7 @@ void update_machine(Call& call) {
 void delete_machine(Call& call) {
   auto r =
       call.ops.delete_state_machine(call.caller, machine_arn(call, param(call, "stateMachine")));
-  if (value_or_reply(call, r) != nullptr) {
-    HttpResponse response;
-    response.status = 204;
-    response.content_type = "";
-    reply(call, std::move(response));
-  }
+  if (value_or_reply(call, r) != nullptr) reply(call, no_content_response());
 }
 
 void list_executions_with(Call& call, engine::ExecutionFilter filter) {
@@ -480,6 +489,8 @@ void redrive_execution(Call& call) {
                                    execution_reply(call, 200, false));
 }
 
+// Tags of a state machine or an activity (`arn`). Each answers the resource's tags afterwards.
+
 void reply_tags(Call& call, const std::string& arn) {
   auto r = call.ops.list_tags_for_resource(call.caller, arn);
   if (auto* tags = value_or_reply(call, r)) {
@@ -489,26 +500,32 @@ void reply_tags(Call& call, const std::string& arn) {
   }
 }
 
-void list_tags(Call& call) { reply_tags(call, machine_arn(call, param(call, "stateMachine"))); }
-
-void add_tags(Call& call) {
+// The body {tags: [...]} adds or replaces tags.
+void add_tags_to(Call& call, const std::string& arn) {
   Json body = body_object(call, true);
   only_fields(body, {"tags"});
   std::vector<Tag> tags = tags_field(body, true);
-  const std::string arn = machine_arn(call, param(call, "stateMachine"));
   auto r = call.ops.tag_resource(call.caller, arn, tags);
   if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
 }
 
-void remove_tags(Call& call) {
+// ?key=K (one or more) removes those tags.
+void remove_tags_from(Call& call, const std::string& arn) {
   std::vector<std::string> keys;
   for (const QueryParam& q : call.query) {
     if (q.name == "key") keys.push_back(q.value);
   }
   if (keys.empty()) invalid("query parameter 'key' is required: one per tag key to remove");
-  const std::string arn = machine_arn(call, param(call, "stateMachine"));
   auto r = call.ops.untag_resource(call.caller, arn, keys);
   if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
+}
+
+void list_tags(Call& call) { reply_tags(call, machine_arn(call, param(call, "stateMachine"))); }
+
+void add_tags(Call& call) { add_tags_to(call, machine_arn(call, param(call, "stateMachine"))); }
+
+void remove_tags(Call& call) {
+  remove_tags_from(call, machine_arn(call, param(call, "stateMachine")));
 }
 
 // --- Activities and tasks ----------------------------------------------------------------------
@@ -546,16 +563,9 @@ void describe_activity(Call& call) {
   if (auto* a = value_or_reply(call, r)) reply(call, 200, rest::activity_json(*a, true));
 }
 
-void no_content(Call& call) {
-  HttpResponse response;
-  response.status = 204;
-  response.content_type = "";
-  reply(call, std::move(response));
-}
-
 void delete_activity(Call& call) {
   auto r = call.ops.delete_activity(call.caller, activity_arn(call, param(call, "activity")));
-  if (value_or_reply(call, r) != nullptr) no_content(call);
+  if (value_or_reply(call, r) != nullptr) reply(call, no_content_response());
 }
 
 void list_activity_tags(Call& call) {
@@ -563,23 +573,11 @@ void list_activity_tags(Call& call) {
 }
 
 void add_activity_tags(Call& call) {
-  Json body = body_object(call, true);
-  only_fields(body, {"tags"});
-  std::vector<Tag> tags = tags_field(body, true);
-  const std::string arn = activity_arn(call, param(call, "activity"));
-  auto r = call.ops.tag_resource(call.caller, arn, tags);
-  if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
+  add_tags_to(call, activity_arn(call, param(call, "activity")));
 }
 
 void remove_activity_tags(Call& call) {
-  std::vector<std::string> keys;
-  for (const QueryParam& q : call.query) {
-    if (q.name == "key") keys.push_back(q.value);
-  }
-  if (keys.empty()) invalid("query parameter 'key' is required: one per tag key to remove");
-  const std::string arn = activity_arn(call, param(call, "activity"));
-  auto r = call.ops.untag_resource(call.caller, arn, keys);
-  if (value_or_reply(call, r) != nullptr) reply_tags(call, arn);
+  remove_tags_from(call, activity_arn(call, param(call, "activity")));
 }
 
 // GET /v1/activities/{activity}/tasks?wait=SECONDS&worker=NAME: a long poll. 200 with the task,
@@ -610,10 +608,7 @@ void poll_activity_task(Call& call) {
         }
         const auto& task = std::get<std::optional<engine::ActivityTask>>(result);
         if (!task) {
-          HttpResponse none;
-          none.status = 204;
-          none.content_type = "";
-          respond(std::move(none));
+          respond(no_content_response());
           return;
         }
         respond(json_response(200, rest::activity_task_json(*task)));
@@ -629,10 +624,7 @@ Operations::TaskReply task_reply(Call& call) {
       respond(error_response(*e, request_id));
       return;
     }
-    HttpResponse done;
-    done.status = 204;
-    done.content_type = "";
-    respond(std::move(done));
+    respond(no_content_response());
   };
 }
 
@@ -643,11 +635,7 @@ void task_success(Call& call) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
     invalid("the request needs a body: the task's output, a JSON value");
   }
-  if (auto at = rest::find_excess_nesting(body, call.options.max_body_depth)) {
-    invalid("the request body nests arrays and objects deeper than " +
-            std::to_string(call.options.max_body_depth) + " levels (at byte " +
-            std::to_string(*at) + ")");
-  }
+  refuse_deep_body(call, body);
   const std::string token = param(call, "token");
   call.ops.send_task_success_async(call.caller, token, body, task_reply(call));
 }
@@ -691,7 +679,7 @@ void put_route(Call& call) {
 
 void delete_route(Call& call) {
   auto r = call.ops.delete_route(call.caller, param(call, "kind"), param(call, "name"));
-  if (value_or_reply(call, r) != nullptr) no_content(call);
+  if (value_or_reply(call, r) != nullptr) reply(call, no_content_response());
 }
 
 void list_audit(Call& call) {
