@@ -127,37 +127,63 @@ class ActivityQueue::Impl {
   }
 
   void delivered(const std::string& token) {
-    std::string worker;
+    InTransit t;
     {
       std::lock_guard lock(mu_);
       auto it = transit_.find(token);
       if (it == transit_.end()) return;
-      worker = std::move(it->second.worker);
+      t = std::move(it->second);
       transit_.erase(it);
     }
-    engine_.task_started(token, worker);
+    if (t.claimed) {
+      claimed_started(token, t.worker, t.stepped_here);
+    } else {
+      engine_.task_started(token, t.worker);
+    }
   }
 
   void returned(const std::string& token) {
     std::shared_ptr<Poll> taker;
-    ActivityTask given;
+    InTransit t;
     {
       std::lock_guard lock(mu_);
       auto it = transit_.find(token);
       if (it == transit_.end()) return;
-      InTransit t = std::move(it->second);
+      t = std::move(it->second);
       transit_.erase(it);
-      if (stopped_) return;
-      given = std::move(t.task);
-      taker = next_poll_locked(t.activity);
-      if (!taker) {
-        tasks_[token] = std::move(given);
+      if (stopped_ && !t.claimed) return;
+      taker = stopped_ ? nullptr : next_poll_locked(t.activity);
+      if (taker) {
+        give_locked(*taker, t.task, t.claimed, t.stepped_here);
+      } else if (!t.claimed) {
+        tasks_[token] = std::move(t.task);
         queues_[t.activity].push_front(token);
         return;
       }
-      give_locked(*taker, given);
     }
-    hand_out(*taker, std::move(given));
+    if (taker) {
+      if (!t.claimed) {
+        hand_out(*taker, std::move(t.task));
+        return;
+      }
+      // The claimed row keeps the first worker's name: harmless, the execution records the
+      // worker the task reaches.
+      if (taker->handoff == Handoff::AtOnce) {
+        claimed_started(token, taker->worker, t.stepped_here);
+      }
+      taker->done(std::move(t.task));
+      return;
+    }
+    // A task claimed from the store that no poll here can take: its row is SCHEDULED again,
+    // for any node's poll (and this node's own queue when it was also queued here).
+    auto released = engine_.store().release_activity_task(token, t.worker);
+    if (released.ok() && *released && t.stepped_here) {
+      std::lock_guard lock(mu_);
+      if (!stopped_) {
+        tasks_[token] = std::move(t.task);
+        queues_[t.activity].push_front(token);
+      }
+    }
   }
 
   std::size_t in_transit() const {
@@ -216,6 +242,8 @@ class ActivityQueue::Impl {
     std::string activity;
     std::string worker;
     ActivityTask task;
+    bool claimed = false;       // taken from the store's rows (claim_remote), STARTED there
+    bool stepped_here = false;  // claimed: this node's engine steps its execution
   };
 
   // The poll stops waiting (it is being answered): out of the count and the id index.
@@ -241,10 +269,26 @@ class ActivityQueue::Impl {
   }
 
   // `p` gets `task`: in transit until its delivery is settled when the poll asked so.
-  void give_locked(const Poll& p, const ActivityTask& task) {
+  void give_locked(const Poll& p, const ActivityTask& task, bool claimed = false,
+                   bool stepped_here = false) {
     if (p.handoff == Handoff::OnDelivery) {
-      transit_[task.token] = InTransit{p.activity, p.worker, task};
+      transit_[task.token] = InTransit{p.activity, p.worker, task, claimed, stepped_here};
     }
+  }
+
+  // A task claimed from the store reached `worker`: the node stepping its execution records
+  // ActivityStarted (this one directly, another through a task message).
+  void claimed_started(const std::string& token, const std::string& worker, bool stepped_here) {
+    if (stepped_here) {
+      engine_.task_started(token, worker);
+      return;
+    }
+    TaskMessage m;
+    m.token = token;
+    m.kind = "started";
+    m.body = worker;
+    m.created = wall_now();
+    (void)engine_.store().post_task_message(m);
   }
 
   // The oldest task still queued for `activity`.
@@ -351,24 +395,19 @@ class ActivityQueue::Impl {
           break;
         }
         TaskRecord& task = **claimed;
-        bool local = false;
+        ActivityTask given{task.token, task.input, task.execution_arn};
+        bool stepped_here = false;
         {
           std::lock_guard lock(mu_);
           taker->claiming = false;
           by_id_.erase(taker->id);
-          local = tasks_.erase(task.token) > 0;
+          stepped_here = tasks_.erase(task.token) > 0;
+          give_locked(*taker, given, /*claimed=*/true, stepped_here);
         }
-        if (local) {
-          engine_.task_started(task.token, taker->worker);
-        } else {
-          TaskMessage m;
-          m.token = task.token;
-          m.kind = "started";
-          m.body = taker->worker;
-          m.created = wall_now();
-          (void)engine_.store().post_task_message(m);
+        if (taker->handoff == Handoff::AtOnce) {
+          claimed_started(task.token, taker->worker, stepped_here);
         }
-        taker->done(ActivityTask{task.token, task.input, task.execution_arn});
+        taker->done(std::move(given));
       }
     }
   }

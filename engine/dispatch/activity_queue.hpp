@@ -78,9 +78,10 @@ class ActivityQueue {
   //
   // With Handoff::OnDelivery the task stays "in transit" after `done` got it: the caller must
   // settle it with delivered() or returned() (cancel(), for the engine's reasons, also ends it).
-  // A task a poll claims from another node's store rows (ActivityQueueOptions::remote_interval)
-  // is started at the claim whatever the handoff: the store marks it STARTED then, and it is not
-  // returned.
+  // A task a poll claims from the store's rows (ActivityQueueOptions::remote_interval) is
+  // STARTED there at the claim; the handoff decides when its execution records ActivityStarted,
+  // as for a task queued here. Returned, it goes to the next poll waiting here, or else its row
+  // is SCHEDULED again (Store::release_activity_task) for any node's poll.
   PollId poll(const std::string& activity_arn, const std::string& worker_name,
               std::chrono::milliseconds wait, PollReply done, Handoff handoff = Handoff::AtOnce);
 
@@ -99,7 +100,7 @@ class ActivityQueue {
   // is handed to the oldest waiting poll of its activity, or queued again at the front, as if it
   // had never been taken; the engine never heard it started. Nothing for a token not in transit,
   // and nothing after shutdown() (the task was not started, so the engine dispatches it again
-  // after a restart).
+  // after a restart) except for a task claimed from the store: its row is given back.
   void returned(const std::string& token);
 
   // Tasks queued and polls waiting, for metrics and tests.

@@ -269,6 +269,7 @@ enum class Q : int {
   DeleteRoute,
   ListRoutes,
   ClaimActivityTask,
+  ReleaseActivityTask,
   InsertTaskMessage,
   TaskMessages,
   DeleteTaskMessages,
@@ -561,6 +562,10 @@ const std::vector<StatementDef>& statements() {
        "AND scheduled <= $2 ORDER BY scheduled, token LIMIT 1 FOR UPDATE SKIP LOCKED) "
        "AND status = 'SCHEDULED' RETURNING " STEPD_TASK_COLUMNS,
        {kText, kInt8, kText}},
+      {Q::ReleaseActivityTask,
+       "UPDATE tasks SET status = 'SCHEDULED', worker_name = '' WHERE token = $1 "
+       "AND status = 'STARTED' AND worker_name = $2 RETURNING token",
+       {kText, kText}},
       // The message takes its partition from the task row, which it locks (FOR KEY SHARE) so
       // that a concurrent delete of the row either waits for this insert or makes it insert
       // nothing. A second outcome of a token violates task_messages_one_outcome.
@@ -1291,6 +1296,7 @@ class PostgresStore final : public Store {
   Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
                                                         Micros scheduled_before,
                                                         const std::string& worker) override;
+  Result<bool> release_activity_task(std::string_view token, const std::string& worker) override;
   Status post_task_message(const TaskMessage& message) override;
   Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& partitions,
                                                  int max) override;
@@ -2259,6 +2265,17 @@ Result<std::optional<TaskRecord>> PostgresStore::claim_activity_task(std::string
   const PGresult* r = (*res)[0].get();
   if (PQntuples(r) == 0) return std::optional<TaskRecord>();
   return std::optional<TaskRecord>(task_from(r, 0));
+}
+
+Result<bool> PostgresStore::release_activity_task(std::string_view token,
+                                                  const std::string& worker) {
+  std::vector<Call> calls;
+  Params& p = calls.emplace_back(Q::ReleaseActivityTask).params;
+  p.text(token);
+  p.text(worker);
+  auto res = run_simple("release_activity_task", calls, false);
+  if (!res.ok()) return res.error();
+  return PQntuples((*res)[0].get()) > 0;
 }
 
 Status PostgresStore::post_task_message(const TaskMessage& message) {

@@ -328,6 +328,10 @@ constexpr const char* kClaimActivityTask =
     "WHERE activity_arn = ?1 AND activity_arn <> '' AND status = 'SCHEDULED' AND scheduled <= ?2 "
     "ORDER BY scheduled, token LIMIT 1) RETURNING " STEPD_TASK_COLUMNS;
 
+constexpr const char* kReleaseActivityTask =
+    "UPDATE tasks SET status = 'SCHEDULED', worker_name = '' WHERE token = ?1 "
+    "AND status = 'STARTED' AND worker_name = ?2";
+
 constexpr const char* kInsertActivity =
     "INSERT INTO activities (arn, name, tags_json, created) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT DO NOTHING";
@@ -1709,6 +1713,21 @@ Result<std::optional<TaskRecord>> SqliteStore::claim_activity_task(std::string_v
   });
   if (!s.ok()) return s.error();
   return claimed;
+}
+
+Result<bool> SqliteStore::release_activity_task(std::string_view token,
+                                                const std::string& worker) {
+  bool released = false;
+  Status s = impl_->write([&](Conn& c) -> Status {
+    STEPD_PREPARE(st, c, kReleaseActivityTask);
+    st.bind(1, token);
+    st.bind(2, worker);
+    STEPD_TRY(st.run("release an activity task"));
+    released = st.changes() > 0;
+    return Status{};
+  });
+  if (!s.ok()) return s.error();
+  return released;
 }
 
 Status SqliteStore::post_task_message(const TaskMessage& message) {

@@ -104,6 +104,7 @@ class SqliteStore final : public Store {
 
   // The claim is one UPDATE in a write transaction (the single writer serialises claims; other
   // processes on the file wait for its lock).
+  Result<bool> release_activity_task(std::string_view token, const std::string& worker) override;
   Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
                                                         Micros scheduled_before,
                                                         const std::string& worker) override;

@@ -405,6 +405,11 @@ class Store {
   virtual Result<std::optional<TaskRecord>> claim_activity_task(std::string_view activity_arn,
                                                                 Micros scheduled_before,
                                                                 const std::string& worker) = 0;
+  // Gives back a task claim_activity_task handed to `worker` that never reached it: the row is
+  // SCHEDULED again, with no worker name, when it is still STARTED by `worker`. False, with
+  // nothing changed, when it is not (the task ended, or its row was written since).
+  virtual Result<bool> release_activity_task(std::string_view token,
+                                             const std::string& worker) = 0;
   // Leaves a message for the node stepping the task's execution; its id and partition are set
   // from the store (the task row's partition). NotFound "task <token> does not exist" when the
   // task row is gone; AlreadyExists "task <token> already has an outcome" for a second

@@ -27,10 +27,13 @@ struct Node {
     engine->set_task_transport(nullptr);
   }
 
-  std::optional<ActivityTask> poll(const std::string& worker, std::chrono::milliseconds wait) {
+  std::optional<ActivityTask> poll(
+      const std::string& worker, std::chrono::milliseconds wait,
+      ActivityQueue::Handoff handoff = ActivityQueue::Handoff::AtOnce) {
     std::promise<std::optional<ActivityTask>> got;
-    dispatcher->activities().poll(kActivity, worker, wait,
-                                  [&](std::optional<ActivityTask> t) { got.set_value(t); });
+    dispatcher->activities().poll(
+        kActivity, worker, wait, [&](std::optional<ActivityTask> t) { got.set_value(t); },
+        handoff);
     return got.get_future().get();
   }
 };
@@ -131,6 +134,65 @@ TEST_F(ClusterTest, TaskScheduledOnOneNodeIsPolledAndCompletedOnTheOther) {
                                    "ExecutionSucceeded"};
   EXPECT_EQ(types, want);
   EXPECT_EQ(Json::parse(h[3].details)["workerName"], "worker-on-b");
+}
+
+// A poll that waits for its answer to be written (Handoff::OnDelivery, as GetActivityTask does)
+// claims another node's task in the store; the answer never reaches its worker (returned()): the
+// row is SCHEDULED again, so a later poll claims it, and only the worker it reached is recorded.
+TEST_F(ClusterTest, AClaimedTaskThatNeverReachedItsWorkerIsGivenBack) {
+  CreateMachineRequest m;
+  m.name = "GivenBack";
+  m.definition = R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" +
+                 std::string(kActivity) + R"(","End":true}}})";
+  auto machine = a_->engine->create_state_machine(m);
+  ASSERT_TRUE(std::holds_alternative<StateMachineRecord>(machine));
+  StartRequest r;
+  r.machine_arn = std::get<StateMachineRecord>(machine).arn;
+  r.input = R"({"n":1})";
+  auto started = a_->engine->start_execution(r);
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(started));
+  const std::string arn = std::get<ExecutionRecord>(started).arn;
+  Store& store = a_->engine->store();
+
+  auto lost = b_->poll("lost-worker", 3s, ActivityQueue::Handoff::OnDelivery);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(b_->dispatcher->activities().in_transit(), 1u);
+  auto row = store.get_task(lost->token);
+  ASSERT_TRUE(row.ok()) << row.error().message;
+  EXPECT_EQ(row->status, "STARTED");
+  EXPECT_EQ(row->worker_name, "lost-worker");
+
+  b_->dispatcher->activities().returned(lost->token);
+  EXPECT_EQ(b_->dispatcher->activities().in_transit(), 0u);
+  row = store.get_task(lost->token);
+  ASSERT_TRUE(row.ok()) << row.error().message;
+  EXPECT_EQ(row->status, "SCHEDULED") << "the claim was not given back";
+  EXPECT_EQ(row->worker_name, "");
+  // Giving back twice, or a claim that is not this worker's, changes nothing.
+  auto again = store.release_activity_task(lost->token, "lost-worker");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+
+  // Node B has nothing queued: only the released row lets its next poll find the task.
+  auto found = b_->poll("second-worker", 3s, ActivityQueue::Handoff::OnDelivery);
+  ASSERT_TRUE(found.has_value()) << "the given-back task was not found again";
+  EXPECT_EQ(found->token, lost->token);
+  b_->dispatcher->activities().delivered(found->token);
+  ASSERT_TRUE(std::holds_alternative<bool>(b_->engine->complete_task(found->token, Json{{"ok", 1}})));
+
+  auto end = a_->engine->wait_for(arn, 5s);
+  ASSERT_TRUE(std::holds_alternative<ExecutionRecord>(end));
+  EXPECT_EQ(std::get<ExecutionRecord>(end).status, "SUCCEEDED");
+  PageRequest page;
+  page.max_results = 100;
+  auto h = std::get<Page<HistoryEvent>>(a_->engine->get_history(arn, page, false)).items;
+  std::vector<std::string> workers;
+  for (const HistoryEvent& ev : h) {
+    if (ev.type == "ActivityStarted") {
+      workers.push_back(Json::parse(ev.details).value("workerName", ""));
+    }
+  }
+  EXPECT_EQ(workers, std::vector<std::string>{"second-worker"});
 }
 
 }  // namespace
