@@ -1,16 +1,15 @@
 // Runs the built stepctl binary (STEPCTL_PATH) against a real stepd process (STEPD_PATH): every
 // server command, its human and --json output, its exit codes, and where it finds the server.
 #include "tests/server/process/stepd_process.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace stepd::cli {
 namespace {
@@ -116,37 +113,20 @@ class StepctlServerTest : public testing::Test {
     const fs::path in = dir_ / ("in-" + std::to_string(counter) + ".txt");
     std::ofstream(in, std::ios::binary) << o.stdin_text;
 
-    std::vector<std::string> argv_s = {STEPCTL_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      const std::string name = entry.substr(0, entry.find('='));
-      if (name.rfind("STEPD_", 0) == 0 || name == "NO_COLOR" || name == "TZ") continue;
-      if (o.env.count(name) > 0) continue;
-      env_s.push_back(entry);
-    }
-    if (o.endpoint_env && o.env.count("STEPD_ENDPOINT") == 0) {
-      env_s.push_back("STEPD_ENDPOINT=" + endpoint());
-    }
-    for (const auto& [name, value] : o.env) env_s.push_back(name + "=" + value);
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, s.out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, s.err.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&s.pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(rc, 0) << "posix_spawn " << STEPCTL_PATH;
+    std::vector<std::string> args_s = {STEPCTL_PATH};
+    args_s.insert(args_s.end(), args.begin(), args.end());
+    std::map<std::string, std::string> env = o.env;
+    if (o.endpoint_env && env.count("STEPD_ENDPOINT") == 0) env["STEPD_ENDPOINT"] = endpoint();
+    test::ChildOptions child;
+    child.env = test::child_environment(env, [](const std::string& name) {
+      return name.rfind("STEPD_", 0) == 0 || name == "NO_COLOR" || name == "TZ";
+    });
+    child.stdin_path = in;
+    child.stdout_path = s.out;
+    child.stderr_path = s.err;
+    const test::SpawnedChild spawned = test::spawn_child(std::move(args_s), child);
+    EXPECT_GT(spawned.pid, 0) << spawned.error;
+    s.pid = spawned.pid;
     return s;
   }
 

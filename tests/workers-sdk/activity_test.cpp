@@ -20,20 +20,8 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using worker::Client;
 using worker::Error;
-using worker::ErrorKind;
 
 const std::string kArnPrefix = "arn:aws:states:local:000000000000:";
-
-template <typename F>
-Error expect_error(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected stepd::worker::Error, nothing was thrown";
-  return Error(ErrorKind::Protocol, "NothingThrown", "");
-}
 
 std::string task_machine(const std::string &activity_arn) {
   return json{{"StartAt", "Work"},

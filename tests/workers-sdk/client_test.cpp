@@ -32,18 +32,6 @@ const std::string kFail =
     R"({"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Boom","Cause":"on purpose"}}})";
 const std::string kArnPrefix = "arn:aws:states:local:000000000000:";
 
-// Runs `f`, which must throw stepd::worker::Error; returns it (a failed assertion otherwise).
-template <typename F>
-Error expect_error(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected stepd::worker::Error, nothing was thrown";
-  return Error(ErrorKind::Protocol, "NothingThrown", "");
-}
-
 class ClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

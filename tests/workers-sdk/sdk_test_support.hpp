@@ -10,15 +10,20 @@
 //  - read_text(), occurrences(): what a process wrote to a file.
 //  - free_port(): a loopback port nothing listens on right now.
 //  - wait_for(): polls a condition until it holds or a deadline passes.
+//  - expect_error(): the stepd::worker::Error a call throws.
+//  - kTestWorker: the path of the test worker program.
 //  - Definitions of the machines the tests run.
 #pragma once
 
+#include "stepd/worker/error.hpp"
+#include "tests/support/child_process.hpp"
+
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +31,6 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -37,9 +41,25 @@
 #include <thread>
 #include <vector>
 
-extern char **environ;
-
 namespace stepd::test {
+
+#ifdef STEPD_SDK_TEST_WORKER
+inline constexpr const char *kTestWorker = STEPD_SDK_TEST_WORKER;
+#else
+inline constexpr const char *kTestWorker = "stepd_sdk_test_worker";
+#endif
+
+// Runs `f`, which must throw stepd::worker::Error; returns it (a failed assertion otherwise).
+template <typename F>
+worker::Error expect_error(F &&f) {
+  try {
+    f();
+  } catch (const worker::Error &e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected stepd::worker::Error, nothing was thrown";
+  return worker::Error(worker::ErrorKind::Protocol, "NothingThrown", "");
+}
 
 // A port on 127.0.0.1 that was free a moment ago (bound, then closed).
 inline unsigned short free_port() {
@@ -242,20 +262,11 @@ class WorkerProcess {
   // Spawns args[0] with `args`, stderr to `log` (stdout inherited). "" when it started, else why
   // not.
   std::string start(std::vector<std::string> args, const std::filesystem::path &log) {
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      return "posix_spawn " + args[0] + ": " + std::strerror(rc);
-    }
-    return "";
+    ChildOptions options;
+    options.stderr_path = log;
+    const SpawnedChild child = spawn_child(std::move(args), options);
+    pid_ = child.pid;
+    return child.error;
   }
 
   pid_t pid() const { return pid_; }

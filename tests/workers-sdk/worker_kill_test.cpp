@@ -26,12 +26,6 @@ using nlohmann::json;
 using worker::Client;
 using worker::Error;
 
-#ifdef STEPD_SDK_TEST_WORKER
-constexpr const char *kWorkerBinary = STEPD_SDK_TEST_WORKER;
-#else
-constexpr const char *kWorkerBinary = "stepd_sdk_test_worker";
-#endif
-
 // The token a worker process wrote for its task n ("started n=<n> token=<token>"); "" when none.
 std::string token_of(const std::string &out, int n) {
   const std::string key = "started n=" + std::to_string(n) + " token=";
@@ -89,7 +83,7 @@ TEST(WorkerKillTest, AKilledWorkersTaskTimesOutAndAnotherWorkerCompletesIt) {
   const std::filesystem::path a_out = stepd.dir() / "a.out";
   const std::filesystem::path a_log = stepd.dir() / "a.log";
   WorkerProcess a;
-  ASSERT_EQ(a.start({kWorkerBinary, "--endpoint", endpoint, "--activity", activity, "--name",
+  ASSERT_EQ(a.start({kTestWorker, "--endpoint", endpoint, "--activity", activity, "--name",
                      "worker-a", "--in-flight", "1", "--heartbeat-ms", "0", "--sleep-ms", "600000",
                      "--out", a_out.string()},
                     a_log),
@@ -104,7 +98,7 @@ TEST(WorkerKillTest, AKilledWorkersTaskTimesOutAndAnotherWorkerCompletesIt) {
   const std::filesystem::path b_out = stepd.dir() / "b.out";
   const std::filesystem::path b_log = stepd.dir() / "b.log";
   WorkerProcess b;
-  ASSERT_EQ(b.start({kWorkerBinary, "--endpoint", endpoint, "--activity", activity, "--name",
+  ASSERT_EQ(b.start({kTestWorker, "--endpoint", endpoint, "--activity", activity, "--name",
                      "worker-b", "--in-flight", "1", "--heartbeat-ms", "0", "--sleep-ms", "0",
                      "--out", b_out.string()},
                     b_log),

@@ -36,12 +36,6 @@ using worker::Task;
 using worker::Worker;
 using worker::WorkerOptions;
 
-#ifdef STEPD_SDK_TEST_WORKER
-constexpr const char *kTestWorker = STEPD_SDK_TEST_WORKER;
-#else
-constexpr const char *kTestWorker = "stepd_sdk_test_worker";
-#endif
-
 json task_state(const std::string &activity_arn, json extra = json::object()) {
   json state = {{"Type", "Task"}, {"Resource", activity_arn}, {"End", true}};
   state.update(extra);

@@ -5,12 +5,10 @@
 #include "engine/dispatch/activity_queue.hpp"
 
 #include "engine/dispatch/dispatcher.hpp"
+#include "sqlite_engine_fixture.hpp"
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -21,13 +19,8 @@ using asl::Json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using Handoff = ActivityQueue::Handoff;
-
-constexpr const char* kActivity = "arn:aws:states:local:000000000000:activity:work";
-
-std::string activity_machine() {
-  return R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" +
-         std::string(kActivity) + R"(","End":true}}})";
-}
+using dispatch_testing::activity_machine;
+using dispatch_testing::kActivity;
 
 // A poll's answer, kept for the test: the task (or nullopt), how often `done` was called and on
 // which thread. The reply holds the shared state, so a poll answered late (at the fixture's
@@ -55,54 +48,20 @@ struct Answer {
   int calls() const { return state->calls.load(); }
 };
 
-class ActivityQueueCancelTest : public ::testing::Test {
+class ActivityQueueCancelTest : public dispatch_testing::SqliteEngineTest {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("stepd-aq-cancel-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    std::filesystem::remove(path_);
-    auto store = open_store("sqlite:" + path_.string());
-    ASSERT_TRUE(store.ok());
-    engine_ = std::make_unique<Engine>(std::move(*store), EngineOptions{});
-    ASSERT_TRUE(engine_->start().ok());
-    registry_ = std::make_unique<Registry>(engine_->store());
-    dispatcher_ = std::make_unique<Dispatcher>(*engine_, *registry_);
-    engine_->set_task_transport(dispatcher_.get());
-    CreateMachineRequest r;
-    r.name = "Work";
-    r.definition = activity_machine();
-    auto m = engine_->create_state_machine(r);
-    ASSERT_TRUE(std::holds_alternative<StateMachineRecord>(m));
-    machine_ = std::get<StateMachineRecord>(m).arn;
-  }
-
-  void TearDown() override {
-    if (engine_) {
-      dispatcher_->shutdown();
-      engine_->shutdown();
-      engine_->set_task_transport(nullptr);
-    }
-    dispatcher_.reset();
-    registry_.reset();
-    engine_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(path_.string() + suffix);
-    }
+    SqliteEngineTest::SetUp();
+    open(EngineOptions{});
+    machine_ = machine("Work", activity_machine());
+    ASSERT_FALSE(machine_.empty());
   }
 
   ActivityQueue& queue() { return dispatcher_->activities(); }
 
+  // Starts an execution of the machine on {"i": i}.
   std::string start(int i) {
-    StartRequest r;
-    r.machine_arn = machine_;
-    r.input = "{\"i\":" + std::to_string(i) + "}";
-    auto e = engine_->start_execution(r);
-    if (auto* err = std::get_if<ApiError>(&e)) {
-      ADD_FAILURE() << err->type << ": " << err->message;
-      return "";
-    }
-    return std::get<ExecutionRecord>(e).arn;
+    return SqliteEngineTest::start(machine_, "{\"i\":" + std::to_string(i) + "}");
   }
 
   // Waits until `n` tasks are queued (the engine dispatches after its commit).
@@ -114,13 +73,8 @@ class ActivityQueueCancelTest : public ::testing::Test {
 
   // The workerName of every ActivityStarted in the execution's history, in order.
   std::vector<std::string> started_by(const std::string& arn) {
-    PageRequest page;
-    page.max_results = 1000;
-    auto h = engine_->get_history(arn, page, false);
-    EXPECT_TRUE(std::holds_alternative<Page<HistoryEvent>>(h));
     std::vector<std::string> out;
-    if (!std::holds_alternative<Page<HistoryEvent>>(h)) return out;
-    for (const HistoryEvent& e : std::get<Page<HistoryEvent>>(h).items) {
+    for (const HistoryEvent& e : history(arn)) {
       if (e.type == "ActivityStarted") {
         out.push_back(Json::parse(e.details).value("workerName", std::string("(none)")));
       }
@@ -147,10 +101,6 @@ class ActivityQueueCancelTest : public ::testing::Test {
     wait_queued(before + 1);
   }
 
-  std::filesystem::path path_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Dispatcher> dispatcher_;
   std::string machine_;
 };
 

@@ -3,9 +3,10 @@
 // patterns) and callbacks.
 #include "engine/dispatch/dispatcher.hpp"
 
+#include "sqlite_engine_fixture.hpp"
+
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -14,78 +15,22 @@ namespace {
 
 using asl::Json;
 using namespace std::chrono_literals;
-
-constexpr const char* kActivity = "arn:aws:states:local:000000000000:activity:work";
-
-std::string activity_machine(const std::string& extra = "") {
-  return R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" +
-         std::string(kActivity) + R"(")" + extra + R"(,"End":true}}})";
-}
+using dispatch_testing::activity_machine;
+using dispatch_testing::kActivity;
 
 // One engine with its dispatcher on a SQLite file that outlives restarts within a test.
-class DispatcherTest : public ::testing::Test {
+class DispatcherTest : public dispatch_testing::SqliteEngineTest {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("stepd-dispatch-test-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    std::filesystem::remove(path_);
+    SqliteEngineTest::SetUp();
     open();
-  }
-  void TearDown() override {
-    close();
-    std::filesystem::remove(path_);
-    std::filesystem::remove(path_.string() + "-wal");
-    std::filesystem::remove(path_.string() + "-shm");
   }
 
   void open(std::chrono::milliseconds defer_write = EngineOptions{}.defer_write) {
-    auto store = open_store("sqlite:" + path_.string());
-    ASSERT_TRUE(store.ok());
     EngineOptions options;
     options.evict_waiting_after = 0;
     options.defer_write = defer_write;
-    engine_ = std::make_unique<Engine>(std::move(*store), options);
-    ASSERT_TRUE(engine_->start().ok());
-    registry_ = std::make_unique<Registry>(engine_->store());
-    dispatcher_ = std::make_unique<Dispatcher>(*engine_, *registry_);
-    engine_->set_task_transport(dispatcher_.get());
-  }
-
-  void close() {
-    if (!engine_) return;
-    dispatcher_->shutdown();
-    engine_->shutdown();
-    engine_->set_task_transport(nullptr);
-    dispatcher_.reset();
-    registry_.reset();
-    engine_.reset();
-  }
-
-  std::string machine(const std::string& name, const std::string& definition) {
-    CreateMachineRequest r;
-    r.name = name;
-    r.definition = definition;
-    auto m = engine_->create_state_machine(r);
-    if (auto* e = std::get_if<ApiError>(&m)) {
-      ADD_FAILURE() << e->type << ": " << e->message;
-      return "";
-    }
-    return std::get<StateMachineRecord>(m).arn;
-  }
-
-  std::string start(const std::string& machine_arn, const std::string& input,
-                    const std::string& name = "") {
-    StartRequest r;
-    r.machine_arn = machine_arn;
-    r.input = input;
-    r.name = name;
-    auto e = engine_->start_execution(r);
-    if (auto* err = std::get_if<ApiError>(&e)) {
-      ADD_FAILURE() << err->type << ": " << err->message;
-      return "";
-    }
-    return std::get<ExecutionRecord>(e).arn;
+    SqliteEngineTest::open(options);
   }
 
   // A blocking GetActivityTask.
@@ -102,12 +47,15 @@ class DispatcherTest : public ::testing::Test {
     return std::get<ExecutionRecord>(r);
   }
 
-  std::vector<HistoryEvent> history(const std::string& arn) {
-    PageRequest page;
-    page.max_results = 1000;
-    auto h = engine_->get_history(arn, page, false);
-    EXPECT_TRUE(std::holds_alternative<Page<HistoryEvent>>(h));
-    return std::get<Page<HistoryEvent>>(h).items;
+  // Expects the history of `arn` to be that of one activity task, taken by `worker`, that
+  // succeeded.
+  void expect_activity_succeeded(const std::string& arn, const std::string& worker) {
+    auto events = history(arn);
+    std::vector<std::string> want = {"ExecutionStarted",  "TaskStateEntered",  "ActivityScheduled",
+                                     "ActivityStarted",   "ActivitySucceeded", "TaskStateExited",
+                                     "ExecutionSucceeded"};
+    ASSERT_EQ(types(events), want);
+    EXPECT_EQ(Json::parse(events[3].details), (Json{{"workerName", worker}}));
   }
 
   static std::vector<std::string> types(const std::vector<HistoryEvent>& events) {
@@ -115,11 +63,6 @@ class DispatcherTest : public ::testing::Test {
     for (const HistoryEvent& e : events) out.push_back(e.type);
     return out;
   }
-
-  std::filesystem::path path_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Dispatcher> dispatcher_;
 };
 
 TEST_F(DispatcherTest, WaitingPollGetsTheTaskTheMomentItIsScheduled) {
@@ -145,12 +88,7 @@ TEST_F(DispatcherTest, WaitingPollGetsTheTaskTheMomentItIsScheduled) {
   ExecutionRecord e = wait_end(arn);
   EXPECT_EQ(e.status, "SUCCEEDED");
   EXPECT_EQ(Json::parse(*e.output), Json::parse(R"({"ok":true})"));
-  auto events = history(arn);
-  std::vector<std::string> want = {"ExecutionStarted",  "TaskStateEntered",  "ActivityScheduled",
-                                   "ActivityStarted",   "ActivitySucceeded", "TaskStateExited",
-                                   "ExecutionSucceeded"};
-  EXPECT_EQ(types(events), want);
-  EXPECT_EQ(Json::parse(events[3].details), Json::parse(R"({"workerName":"w1"})"));
+  expect_activity_succeeded(arn, "w1");
   // A task completes once.
   auto again = engine_->complete_task(task->token, Json{{"ok", false}});
   ASSERT_TRUE(std::holds_alternative<ApiError>(again));
@@ -225,12 +163,7 @@ TEST_F(DispatcherTest, ActivityStartedRidesWithTheOutcomeOrIsWrittenSoonOnItsOwn
   ASSERT_TRUE(std::holds_alternative<bool>(engine_->complete_task(t->token, Json("done"))));
   EXPECT_EQ(wait_end(quick).status, "SUCCEEDED");
   EXPECT_EQ(engine_->stats().commits, before + 1) << "one commit for ActivityStarted and the end";
-  auto events = history(quick);
-  std::vector<std::string> want = {"ExecutionStarted",  "TaskStateEntered",  "ActivityScheduled",
-                                   "ActivityStarted",   "ActivitySucceeded", "TaskStateExited",
-                                   "ExecutionSucceeded"};
-  EXPECT_EQ(types(events), want);
-  EXPECT_EQ(Json::parse(events[3].details), Json::parse(R"({"workerName":"w1"})"));
+  expect_activity_succeeded(quick, "w1");
 
   // A task a worker holds with nothing else happening: ActivityStarted is in the history once
   // the window (the default here) passed all the same.

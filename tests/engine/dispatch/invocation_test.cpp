@@ -1,5 +1,7 @@
 #include "engine/dispatch/invocation.hpp"
 
+#include "invoker_test_support.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,14 +19,9 @@ using testing::Pair;
 constexpr const char* kHttp = "arn:aws:states:::http:invoke";
 constexpr const char* kLambdaInvoke = "arn:aws:states:::lambda:invoke";
 
+// A task of state "Call" with token "tok-1".
 TaskDispatch task(std::string resource, Json payload) {
-  TaskDispatch t;
-  t.token = "tok-1";
-  t.execution_arn = "arn:aws:states:local:000000000000:execution:M:e1";
-  t.resource = std::move(resource);
-  t.payload = std::move(payload);
-  t.state_name = "Call";
-  return t;
+  return invoker_testing::make_task(std::move(resource), std::move(payload), "tok-1");
 }
 
 // Routes from a map; remembers what was asked.

@@ -38,10 +38,32 @@ Reply echo(const Received& r) {
   return reply;
 }
 
-TEST(InvokerPool, KeepAliveConnectionIsReused) {
-  TestServer server(echo);
+// echo, answered after `delay`.
+TestServer::Handler echo_after(milliseconds delay) {
+  return [delay](const Received& r) {
+    Reply reply = echo(r);
+    reply.delay = delay;
+    return reply;
+  };
+}
+
+// A Registry that routes function "echo" (kEcho) to `server`'s /echo.
+RegistryFixture echo_route(const TestServer& server) {
   RegistryFixture routes;
   routes.route("function", "echo", server.url("/echo"));
+  return routes;
+}
+
+// Invokes calls 0..n-1 of kEcho (payload i, token "tok-i"), each reporting to `outcomes`.
+void invoke_numbered(HttpInvoker& invoker, int n, Outcomes& outcomes) {
+  for (int i = 0; i < n; ++i) {
+    invoker.invoke(make_task(kEcho, i, "tok-" + std::to_string(i)), outcomes.done());
+  }
+}
+
+TEST(InvokerPool, KeepAliveConnectionIsReused) {
+  TestServer server(echo);
+  RegistryFixture routes = echo_route(server);
   HttpInvoker invoker(*routes.registry);
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(result_of(call(invoker, make_task(kEcho, i, "tok-" + std::to_string(i)))), i);
@@ -51,21 +73,14 @@ TEST(InvokerPool, KeepAliveConnectionIsReused) {
 }
 
 TEST(InvokerPool, InFlightBoundPerEndpoint) {
-  TestServer server([](const Received& r) {
-    Reply reply = echo(r);
-    reply.delay = milliseconds(150);
-    return reply;
-  });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  TestServer server(echo_after(milliseconds(150)));
+  RegistryFixture routes = echo_route(server);
   InvokerOptions o;
   o.max_in_flight_per_endpoint = 4;
   HttpInvoker invoker(*routes.registry, o);
   Outcomes outcomes;
   auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) {
-    invoker.invoke(make_task(kEcho, i, "tok-" + std::to_string(i)), outcomes.done());
-  }
+  invoke_numbered(invoker, 20, outcomes);
   EXPECT_EQ(invoker.in_flight(), 20u);
   ASSERT_TRUE(outcomes.wait(20));
   auto elapsed = std::chrono::steady_clock::now() - started;
@@ -78,20 +93,13 @@ TEST(InvokerPool, InFlightBoundPerEndpoint) {
 }
 
 TEST(InvokerPool, QueuedCallsKeepTheirOrder) {
-  TestServer server([](const Received& r) {
-    Reply reply = echo(r);
-    reply.delay = milliseconds(20);
-    return reply;
-  });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  TestServer server(echo_after(milliseconds(20)));
+  RegistryFixture routes = echo_route(server);
   InvokerOptions o;
   o.max_in_flight_per_endpoint = 1;
   HttpInvoker invoker(*routes.registry, o);
   Outcomes outcomes;
-  for (int i = 0; i < 6; ++i) {
-    invoker.invoke(make_task(kEcho, i, "tok-" + std::to_string(i)), outcomes.done());
-  }
+  invoke_numbered(invoker, 6, outcomes);
   ASSERT_TRUE(outcomes.wait(6));
   std::vector<std::string> bodies;
   for (const Received& r : server.received()) bodies.push_back(r.body);
@@ -104,8 +112,7 @@ TEST(InvokerPool, DeadlineCountsWhileQueued) {
     reply.delay = milliseconds(r.body == "\"slow\"" ? 2000 : 0);
     return reply;
   });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  RegistryFixture routes = echo_route(server);
   InvokerOptions o;
   o.max_in_flight_per_endpoint = 1;
   HttpInvoker invoker(*routes.registry, o);
@@ -131,8 +138,7 @@ TEST(InvokerPool, StalePooledConnectionIsRetriedOnce) {
     reply.close_after = true;
     return reply;
   });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  RegistryFixture routes = echo_route(server);
   HttpInvoker invoker(*routes.registry);
   EXPECT_EQ(result_of(call(invoker, make_task(kEcho, 1, "tok-1"))), 1);
   std::this_thread::sleep_for(milliseconds(100));  // the server's close arrives
@@ -149,8 +155,7 @@ TEST(InvokerPool, NoRetryOnAFreshConnection) {
     reply.drop = true;  // reads the request, closes without an answer
     return reply;
   });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  RegistryFixture routes = echo_route(server);
   HttpInvoker invoker(*routes.registry);
   StatesError e = error_of(call(invoker, make_task(kEcho, 1)));
   EXPECT_EQ(e.error, "Lambda.SdkClientException");
@@ -167,8 +172,7 @@ TEST(InvokerPool, NoRetryAfterPartOfTheAnswer) {
     }
     return reply;
   });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  RegistryFixture routes = echo_route(server);
   HttpInvoker invoker(*routes.registry);
   EXPECT_EQ(result_of(call(invoker, make_task(kEcho, 1, "tok-1"))), 1);
   StatesError e = error_of(call(invoker, make_task(kEcho, 2, "tok-2")));
@@ -179,18 +183,11 @@ TEST(InvokerPool, NoRetryAfterPartOfTheAnswer) {
 }
 
 TEST(InvokerPool, ShutdownAbandonsCallsInFlight) {
-  TestServer server([](const Received& r) {
-    Reply reply = echo(r);
-    reply.delay = milliseconds(3000);
-    return reply;
-  });
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  TestServer server(echo_after(milliseconds(3000)));
+  RegistryFixture routes = echo_route(server);
   HttpInvoker invoker(*routes.registry);
   Outcomes outcomes;
-  for (int i = 0; i < 3; ++i) {
-    invoker.invoke(make_task(kEcho, i, "tok-" + std::to_string(i)), outcomes.done());
-  }
+  invoke_numbered(invoker, 3, outcomes);
   for (int i = 0; i < 100 && server.requests() < 3; ++i) std::this_thread::sleep_for(milliseconds(10));
   auto started = std::chrono::steady_clock::now();
   invoker.shutdown();
@@ -229,17 +226,14 @@ TEST(InvokerPool, ManyThreadsManyEndpoints) {
 // Not a check of speed: prints calls/s to a keep-alive server with one I/O thread.
 TEST(InvokerPool, Throughput) {
   TestServer server(echo);
-  RegistryFixture routes;
-  routes.route("function", "echo", server.url("/echo"));
+  RegistryFixture routes = echo_route(server);
   InvokerOptions o;
   o.max_in_flight_per_endpoint = 8;
   HttpInvoker invoker(*routes.registry, o);
   constexpr int kCalls = 4000;
   Outcomes outcomes;
   auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < kCalls; ++i) {
-    invoker.invoke(make_task(kEcho, i, "tok-" + std::to_string(i)), outcomes.done());
-  }
+  invoke_numbered(invoker, kCalls, outcomes);
   ASSERT_TRUE(outcomes.wait(kCalls, milliseconds(60'000)));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("[ info     ] %d calls in %.2f s: %.0f calls/s (1 I/O thread, 8 connections)\n",

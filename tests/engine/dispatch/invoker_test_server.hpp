@@ -1,6 +1,7 @@
 // A small HTTP/1.1 server on 127.0.0.1 for the invoker tests: one thread per connection,
 // keep-alive, a handler that says what to answer, and counters of what happened (connections
-// accepted, requests, requests being handled at once).
+// accepted, requests, requests being handled at once). The TLS server of
+// invoker_tls_test_server.hpp is this server with a TLS handshake in front of each connection.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -60,12 +61,20 @@ struct Reply {
   std::string raw;           // when set: these bytes are sent as the whole answer
 };
 
+// Accepts connections on 127.0.0.1, one thread each, and answers their requests by a handler.
+// By default a connection speaks plain HTTP; a Connection may first wrap the socket (TLS) and
+// then hand its stream to serve_requests(). The destructor shuts every open connection, wakes
+// delayed replies and joins all threads.
 class TestServer {
  public:
   using Handler = std::function<Reply(const Received&)>;
+  // What an accepted connection runs on its thread; `id` counts connections from 1. The server
+  // shuts and closes `socket` after it returns.
+  using Connection = std::function<void(TestServer& server, tcp::socket& socket, int id)>;
 
-  explicit TestServer(Handler handler)
+  explicit TestServer(Handler handler, Connection connection = nullptr)
       : handler_(std::move(handler)),
+        connection_(std::move(connection)),
         acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
     accept_thread_ = std::thread([this] { accept_loop(); });
@@ -103,28 +112,15 @@ class TestServer {
     return received_;
   }
 
- private:
-  void accept_loop() {
-    for (;;) {
-      tcp::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      int id = ++accepts_;
-      open_fds_.push_back(socket.native_handle());
-      threads_.emplace_back(
-          [this, id, s = std::move(socket)]() mutable { serve(std::move(s), id); });
-    }
-  }
-
-  void serve(tcp::socket socket, int id) {
+  // Reads HTTP/1.1 requests from `stream` (connection `id`), records each and writes the
+  // handler's reply, until the client or a reply ends the connection or the server stops.
+  template <class Stream>
+  void serve_requests(Stream& stream, int id) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request<http::string_body> req;
       boost::system::error_code ec;
-      http::read(socket, buffer, req, ec);
+      http::read(stream, buffer, req, ec);
       if (ec) break;
       Received r;
       r.method = std::string(req.method_string());
@@ -151,7 +147,7 @@ class TestServer {
       --concurrent_;
       if (reply.drop) break;
       if (!reply.raw.empty()) {
-        boost::asio::write(socket, boost::asio::buffer(reply.raw), ec);
+        boost::asio::write(stream, boost::asio::buffer(reply.raw), ec);
         break;
       }
       http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
@@ -160,8 +156,32 @@ class TestServer {
       res.body() = reply.body;
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
-      http::write(socket, res, ec);
+      http::write(stream, res, ec);
       if (ec || reply.close_after || !req.keep_alive()) break;
+    }
+  }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      if (ec) continue;
+      int id = ++accepts_;
+      open_fds_.push_back(socket.native_handle());
+      threads_.emplace_back(
+          [this, id, s = std::move(socket)]() mutable { serve(std::move(s), id); });
+    }
+  }
+
+  void serve(tcp::socket socket, int id) {
+    if (connection_) {
+      connection_(*this, socket, id);
+    } else {
+      serve_requests(socket, id);
     }
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -172,6 +192,7 @@ class TestServer {
   }
 
   Handler handler_;
+  Connection connection_;
   boost::asio::io_context io_;
   tcp::acceptor acceptor_;
   unsigned short port_ = 0;

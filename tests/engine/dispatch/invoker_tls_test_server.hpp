@@ -5,40 +5,31 @@
 // each handshake carried. No network beyond the loopback interface.
 #pragma once
 
-#include "invoker_test_server.hpp"  // Received, Reply
+#include "invoker_test_server.hpp"  // Received, Reply, TestServer
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 namespace stepd::engine::testing_tls {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using testing_server::Received;
@@ -174,53 +165,29 @@ class TempFile {
   std::string path_;
 };
 
-// An HTTPS/1.1 server on 127.0.0.1 presenting `credentials`.
+// An HTTPS/1.1 server on 127.0.0.1 presenting `credentials`: a TestServer whose connections
+// first complete a TLS handshake (counted, SNI recorded) and then carry its requests.
 class TlsTestServer {
  public:
-  using Handler = std::function<Reply(const Received&)>;
+  using Handler = testing_server::TestServer::Handler;
 
   TlsTestServer(const Credentials& credentials, Handler handler)
-      : handler_(std::move(handler)),
-        tls_(ssl::context::tls_server),
-        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    tls_.use_certificate_chain(asio::buffer(credentials.cert_pem));
-    tls_.use_private_key(asio::buffer(credentials.key_pem), ssl::context::pem);
-    port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { accept_loop(); });
-  }
-
-  ~TlsTestServer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    cv_.notify_all();
-    boost::system::error_code ec;
-    tcp::socket s(io_);
-    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-    accept_thread_.join();
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads = std::move(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+      : tls_(make_context(credentials)),
+        server_(std::move(handler),
+                [this](testing_server::TestServer& server, tcp::socket& socket, int id) {
+                  serve(server, socket, id);
+                }) {}
 
   // "https://HOST:PORT/path" (HOST: "localhost" or "127.0.0.1", both this server).
   std::string url(const std::string& host, const std::string& path) const {
-    return "https://" + host + ":" + std::to_string(port_) + path;
+    return "https://" + host + ":" + std::to_string(server_.port()) + path;
   }
-  unsigned short port() const { return port_; }
+  unsigned short port() const { return server_.port(); }
 
-  int accepts() const { return accepts_.load(); }
+  int accepts() const { return server_.accepts(); }
   int handshakes() const { return handshakes_.load(); }
-  int requests() const { return requests_.load(); }
-  std::vector<Received> received() {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
+  int requests() const { return server_.requests(); }
+  std::vector<Received> received() { return server_.received(); }
   // The SNI host name of each completed handshake, in order ("" when the client sent none).
   std::vector<std::string> server_names() {
     std::lock_guard lock(mu_);
@@ -228,91 +195,34 @@ class TlsTestServer {
   }
 
  private:
-  void accept_loop() {
-    for (;;) {
-      tcp::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      int id = ++accepts_;
-      open_fds_.push_back(socket.native_handle());
-      threads_.emplace_back(
-          [this, id, s = std::move(socket)]() mutable { serve(std::move(s), id); });
-    }
+  static ssl::context make_context(const Credentials& credentials) {
+    ssl::context tls(ssl::context::tls_server);
+    tls.use_certificate_chain(asio::buffer(credentials.cert_pem));
+    tls.use_private_key(asio::buffer(credentials.key_pem), ssl::context::pem);
+    return tls;
   }
 
-  void serve(tcp::socket socket, int id) {
-    const int fd = socket.native_handle();
-    ssl::stream<tcp::socket> stream(std::move(socket), tls_);
+  // Returns without a TLS close_notify: the TestServer then closes the TCP connection (as a
+  // server that drops idle connections may).
+  void serve(testing_server::TestServer& server, tcp::socket& socket, int id) {
+    ssl::stream<tcp::socket&> stream(socket, tls_);
     boost::system::error_code ec;
     stream.handshake(ssl::stream_base::server, ec);
-    if (!ec) {
-      ++handshakes_;
-      const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    if (ec) return;
+    ++handshakes_;
+    const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    {
       std::lock_guard lock(mu_);
       server_names_.emplace_back(sni != nullptr ? sni : "");
     }
-    beast::flat_buffer buffer;
-    while (!ec) {
-      http::request<http::string_body> req;
-      http::read(stream, buffer, req, ec);
-      if (ec) break;
-      Received r;
-      r.method = std::string(req.method_string());
-      r.target = std::string(req.target());
-      for (const auto& f : req) {
-        r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-      }
-      r.body = req.body();
-      r.connection = id;
-      {
-        std::lock_guard lock(mu_);
-        received_.push_back(r);
-      }
-      ++requests_;
-      Reply reply = handler_(r);
-      if (reply.delay.count() > 0) {
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, reply.delay, [this] { return stopping_; });
-      }
-      if (reply.drop) break;
-      http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
-      if (!reply.reason.empty()) res.reason(reply.reason);
-      for (const auto& [n, v] : reply.headers) res.insert(n, v);
-      res.body() = reply.body;
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      http::write(stream, res, ec);
-      if (ec || reply.close_after || !req.keep_alive()) break;
-    }
-    // Closes the TCP connection without a TLS close_notify (as a server that drops idle
-    // connections may).
-    boost::system::error_code ignored;
-    stream.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    std::lock_guard lock(mu_);
-    open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());
-    stream.next_layer().close(ignored);
+    server.serve_requests(stream, id);
   }
 
-  Handler handler_;
-  asio::io_context io_;
   ssl::context tls_;
-  tcp::acceptor acceptor_;
-  unsigned short port_ = 0;
-  std::thread accept_thread_;
-
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::vector<int> open_fds_;
-  std::vector<std::thread> threads_;
-  std::vector<Received> received_;
   std::vector<std::string> server_names_;
-  std::atomic<int> accepts_{0};
   std::atomic<int> handshakes_{0};
-  std::atomic<int> requests_{0};
+  testing_server::TestServer server_;  // last: stops (joining its threads) before the rest goes
 };
 
 }  // namespace stepd::engine::testing_tls

@@ -1,5 +1,8 @@
 #include "engine/engine.hpp"
 
+#include "tests/support/completion_threads.hpp"
+#include "tests/support/scratch_database.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +18,8 @@ namespace {
 
 using asl::Json;
 using namespace std::chrono_literals;
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 // A clock the test moves by hand.
 struct FakeClock {
@@ -35,27 +40,20 @@ class ThreadTransport final : public TaskTransport {
     std::lock_guard lock(mu_);
     dispatched_.push_back(task);
     if (!handler_) return;
-    threads_.emplace_back([this, task] { engine_->complete_task(task.token, handler_(task)); });
+    threads_.run([this, task] { engine_->complete_task(task.token, handler_(task)); });
   }
   std::vector<TaskDispatch> dispatched() {
     std::lock_guard lock(mu_);
     return dispatched_;
   }
-  void join() {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads.swap(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+  void join() { threads_.join(); }
 
  private:
   Handler handler_;
   Engine* engine_ = nullptr;
   std::mutex mu_;
   std::vector<TaskDispatch> dispatched_;
-  std::vector<std::thread> threads_;
+  ::stepd::test::CompletionThreads threads_;
 };
 
 // The same suite runs on every store: "sqlite" (a temp file) and "postgres" (a schema of its
@@ -63,32 +61,12 @@ class ThreadTransport final : public TaskTransport {
 class EngineTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(test.begin(), test.end(), '/', '_');
-    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
-    if (GetParam() == "postgres") {
-      const char* base = std::getenv("STEPD_TEST_PG_URL");
-      if (base == nullptr || *base == '\0') {
-        GTEST_SKIP() << "STEPD_TEST_PG_URL is not set: start a server with scripts/postgres.sh";
-      }
-      const std::string sep = std::string(base).find('?') == std::string::npos ? "?" : "&";
-      url_ = std::string(base) + sep + "schema=engine_" + tag;
-    } else {
-      path_ = std::filesystem::temp_directory_path() / ("stepd-engine-test-" + tag + ".db");
-      std::filesystem::remove(path_);
-      url_ = "sqlite:" + path_.string();
-    }
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "engine");
+    if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
   }
-  void TearDown() override {
-    engine_.reset();
-    if (!path_.empty()) {
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::filesystem::remove(path_.string() + suffix);
-      }
-    }
-  }
+  void TearDown() override { engine_.reset(); }
   void open_engine() {
-    auto store = open_store(url_);
+    auto store = open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;
     EngineOptions options;
     options.clock = clock_.fn();
@@ -132,9 +110,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-  std::string url_;
+  std::unique_ptr<ScratchDatabase> db_;
   FakeClock clock_;
   std::unique_ptr<Engine> engine_;
 };

@@ -21,29 +21,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    auto&& ok_result_ = (expr);                           \
-    ASSERT_TRUE(ok_result_.ok()) << describe(ok_result_); \
-  } while (false)
-
-template <typename T>
-void expect_error(const Result<T>& r, ErrorCode code, const std::string& message) {
-  ASSERT_FALSE(r.ok()) << "expected " << to_string(code) << ": " << message;
-  EXPECT_EQ(to_string(r.error().code), to_string(code));
-  EXPECT_EQ(r.error().message, message);
-}
-
-void expect_error(const Status& s, ErrorCode code, const std::string& message) {
-  ASSERT_FALSE(s.ok()) << "expected " << to_string(code) << ": " << message;
-  EXPECT_EQ(to_string(s.error().code), to_string(code));
-  EXPECT_EQ(s.error().message, message);
-}
-
-PageRequest page(int max_results, std::string token = "") {
-  return PageRequest{max_results, std::move(token)};
-}
-
 std::string activity_arn(const std::string& name, const std::string& account = "123456789012") {
   return "arn:aws:states:us-east-1:" + account + ":activity:" + name;
 }
@@ -60,19 +37,11 @@ ActivityRecord activity(const std::string& name, const std::string& account = "1
 // A SCHEDULED task of activity `activity` (an ARN), for execution `e`.
 TaskRecord activity_task(const std::string& token, const ExecutionRecord& e,
                          const std::string& activity, Micros scheduled) {
-  TaskRecord t;
-  t.token = token;
-  t.execution_arn = e.arn;
-  t.frame_id = "";
-  t.state_name = "Work";
-  t.resource = activity;
+  TaskRecord t = scheduled_task(token, e, "Work", activity, scheduled);
   t.activity_arn = activity;
   t.input = R"({"token":")" + token + R"("})";
-  t.status = "SCHEDULED";
-  t.scheduled = scheduled;
   t.heartbeat_due = scheduled + 5'000'000;
   t.timeout_due = scheduled + 60'000'000;
-  t.partition = e.partition;
   return t;
 }
 
@@ -100,22 +69,27 @@ TaskMessage message(const std::string& token, const std::string& kind, const std
   return m;
 }
 
-std::vector<std::string> names_of(const std::vector<ActivityRecord>& activities) {
-  std::vector<std::string> out;
-  for (const auto& a : activities) out.push_back(a.name);
-  return out;
-}
-
 std::vector<std::string> tokens_of(const std::vector<TaskMessage>& messages) {
   std::vector<std::string> out;
   for (const auto& m : messages) out.push_back(m.token + "/" + m.kind);
   return out;
 }
 
-std::vector<std::int64_t> ids_of(const std::vector<TaskMessage>& messages) {
-  std::vector<std::int64_t> out;
-  for (const auto& m : messages) out.push_back(m.id);
-  return out;
+// The task a claim of `activity` took (nullopt when none), with a test failure when the claim
+// fails.
+std::optional<TaskRecord> claim(Store& store, const std::string& activity, Micros scheduled_before,
+                                const std::string& worker) {
+  Result<std::optional<TaskRecord>> c =
+      store.claim_activity_task(activity, scheduled_before, worker);
+  EXPECT_TRUE(c.ok()) << describe(c);
+  return c.ok() ? *c : std::nullopt;
+}
+
+// The stored row of task `token` (nullopt with a test failure when it cannot be read).
+std::optional<TaskRecord> row_of(Store& store, const std::string& token) {
+  Result<TaskRecord> row = store.get_task(token);
+  EXPECT_TRUE(row.ok()) << describe(row);
+  return row.ok() ? std::optional<TaskRecord>(*row) : std::nullopt;
 }
 
 // Commits `tasks` as puts of execution `arn`, whose version is `version` (then incremented).
@@ -246,13 +220,8 @@ TEST_P(StoreSuite, DeleteActivityLeavesItsTasks) {
   std::int64_t v = 1;
   ASSERT_OK(put_tasks(store(), e.arn, v, {t}));
   ASSERT_OK(store().delete_activity(a.arn));
-  Result<TaskRecord> got = store().get_task("tok-1");
-  ASSERT_OK(got);
-  EXPECT_EQ(*got, t);
-  Result<std::optional<TaskRecord>> claimed = store().claim_activity_task(a.arn, kT0 + 10, "w");
-  ASSERT_OK(claimed);
-  ASSERT_TRUE(claimed->has_value());
-  EXPECT_EQ(**claimed, started(t, "w"));
+  EXPECT_EQ(row_of(store(), "tok-1"), t);
+  EXPECT_EQ(claim(store(), a.arn, kT0 + 10, "w"), started(t, "w"));
 }
 
 // --- Routes -------------------------------------------------------------------------------------
@@ -325,27 +294,14 @@ TEST_P(StoreSuite, ClaimTakesTheOldestScheduledTaskOfTheActivity) {
   EXPECT_THAT(got, ElementsAre(started(early_a, "worker-0"), started(early_b, "worker-1"),
                                started(middle, "worker-2"), started(late, "worker-3")));
   // The rows changed as returned; the other activity's task and the callback task did not.
-  Result<TaskRecord> row = store().get_task("tok-mid");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, started(middle, "worker-2"));
-  row = store().get_task("tok-ship");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, other);
-  row = store().get_task("tok-cb");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, callback);
+  EXPECT_EQ(row_of(store(), "tok-mid"), started(middle, "worker-2"));
+  EXPECT_EQ(row_of(store(), "tok-ship"), other);
+  EXPECT_EQ(row_of(store(), "tok-cb"), callback);
 
-  Result<std::optional<TaskRecord>> ship_claim = store().claim_activity_task(ship, kT0 + 1, "s");
-  ASSERT_OK(ship_claim);
-  ASSERT_TRUE(ship_claim->has_value());
-  EXPECT_EQ(**ship_claim, started(other, "s"));
+  EXPECT_EQ(claim(store(), ship, kT0 + 1, "s"), started(other, "s"));
   // No activity has the empty ARN: a callback task is never claimed.
-  Result<std::optional<TaskRecord>> none = store().claim_activity_task("", kT0 + 1000, "w");
-  ASSERT_OK(none);
-  EXPECT_FALSE(none->has_value());
-  none = store().claim_activity_task(activity_arn("unknown"), kT0 + 1000, "w");
-  ASSERT_OK(none);
-  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(claim(store(), "", kT0 + 1000, "w"), std::nullopt);
+  EXPECT_EQ(claim(store(), activity_arn("unknown"), kT0 + 1000, "w"), std::nullopt);
 }
 
 TEST_P(StoreSuite, ClaimRespectsScheduledBefore) {
@@ -356,20 +312,11 @@ TEST_P(StoreSuite, ClaimRespectsScheduledBefore) {
   TaskRecord t2 = activity_task("tok-2", e, pay, kT0 + 80);
   std::int64_t v = 1;
   ASSERT_OK(put_tasks(store(), e.arn, v, {t1, t2}));
-  Result<std::optional<TaskRecord>> c = store().claim_activity_task(pay, kT0 + 49, "w");
-  ASSERT_OK(c);
-  EXPECT_FALSE(c->has_value());
+  EXPECT_EQ(claim(store(), pay, kT0 + 49, "w"), std::nullopt);
   // At or before: a task scheduled exactly then is taken.
-  c = store().claim_activity_task(pay, kT0 + 50, "w");
-  ASSERT_OK(c);
-  ASSERT_TRUE(c->has_value());
-  EXPECT_EQ(**c, started(t1, "w"));
-  c = store().claim_activity_task(pay, kT0 + 79, "w");
-  ASSERT_OK(c);
-  EXPECT_FALSE(c->has_value());
-  Result<TaskRecord> row = store().get_task("tok-2");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, t2);
+  EXPECT_EQ(claim(store(), pay, kT0 + 50, "w"), started(t1, "w"));
+  EXPECT_EQ(claim(store(), pay, kT0 + 79, "w"), std::nullopt);
+  EXPECT_EQ(row_of(store(), "tok-2"), t2);
 }
 
 TEST_P(StoreSuite, StartedTasksAreNotClaimed) {
@@ -386,19 +333,42 @@ TEST_P(StoreSuite, StartedTasksAreNotClaimed) {
   w.tasks_started = {{"tok-handed", "local-worker"}};
   ASSERT_OK(store().commit(batch_of({w})));
 
-  Result<std::optional<TaskRecord>> c = store().claim_activity_task(pay, kT0 + 100, "remote");
-  ASSERT_OK(c);
-  ASSERT_TRUE(c->has_value());
-  EXPECT_EQ(**c, started(free, "remote"));
-  c = store().claim_activity_task(pay, kT0 + 100, "remote");
-  ASSERT_OK(c);
-  EXPECT_FALSE(c->has_value());
-  Result<TaskRecord> row = store().get_task("tok-held");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, held);
-  row = store().get_task("tok-handed");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, started(handed, "local-worker"));
+  EXPECT_EQ(claim(store(), pay, kT0 + 100, "remote"), started(free, "remote"));
+  EXPECT_EQ(claim(store(), pay, kT0 + 100, "remote"), std::nullopt);
+  EXPECT_EQ(row_of(store(), "tok-held"), held);
+  EXPECT_EQ(row_of(store(), "tok-handed"), started(handed, "local-worker"));
+}
+
+TEST_P(StoreSuite, AReleasedClaimIsScheduledAgainOnlyForItsOwnWorker) {
+  const std::string pay = activity_arn("pay");
+  ExecutionRecord e = execution("m", "run1");
+  start(e);
+  TaskRecord t = activity_task("tok-1", e, pay, kT0 + 1);
+  TaskRecord held = started(activity_task("tok-held", e, pay, kT0 + 2), "other");
+  std::int64_t v = 1;
+  ASSERT_OK(put_tasks(store(), e.arn, v, {t, held}));
+  ASSERT_EQ(claim(store(), pay, kT0 + 100, "w1"), started(t, "w1"));
+
+  // Not this claim's worker, not started, no such task: nothing changes.
+  auto wrong = store().release_activity_task("tok-1", "w2");
+  ASSERT_TRUE(wrong.ok()) << describe(wrong);
+  EXPECT_FALSE(*wrong);
+  EXPECT_EQ(row_of(store(), "tok-1"), started(t, "w1"));
+  auto missing = store().release_activity_task("tok-none", "w1");
+  ASSERT_TRUE(missing.ok()) << describe(missing);
+  EXPECT_FALSE(*missing);
+
+  auto released = store().release_activity_task("tok-1", "w1");
+  ASSERT_TRUE(released.ok()) << describe(released);
+  EXPECT_TRUE(*released);
+  EXPECT_EQ(row_of(store(), "tok-1"), t);  // SCHEDULED, no worker: as it was put
+  auto twice = store().release_activity_task("tok-1", "w1");
+  ASSERT_TRUE(twice.ok()) << describe(twice);
+  EXPECT_FALSE(*twice);
+  EXPECT_EQ(row_of(store(), "tok-held"), held);
+
+  // The next claim takes it again.
+  EXPECT_EQ(claim(store(), pay, kT0 + 100, "w2"), started(t, "w2"));
 }
 
 // Claimers on several threads over many tasks: each task is claimed exactly once.
@@ -471,12 +441,8 @@ TEST_P(StoreSuite, CommitAppliesTasksStartedAfterTasksPut) {
   ExecutionWrite wf = step_write(f.arn, 1);
   wf.tasks_put = {t2};
   ASSERT_OK(store().commit(batch_of({w, wf})));
-  Result<TaskRecord> row = store().get_task("tok-1");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, started(t1, "worker-a"));
-  row = store().get_task("tok-3");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, t3);
+  EXPECT_EQ(row_of(store(), "tok-1"), started(t1, "worker-a"));
+  EXPECT_EQ(row_of(store(), "tok-3"), t3);
   expect_error(store().get_task("tok-gone"), ErrorCode::NotFound, "task tok-gone does not exist");
 
   // Two executions' hand-outs in one batch.
@@ -503,9 +469,7 @@ TEST_P(StoreSuite, CommitAppliesTasksStartedAfterTasksPut) {
   CommitConflict conflict;
   expect_error(store().commit(batch_of({fresh, stale}), &conflict), ErrorCode::Conflict,
                "execution " + e.arn + " is at version 3, not 1");
-  row = store().get_task("tok-4");
-  ASSERT_OK(row);
-  EXPECT_EQ(*row, t4);
+  EXPECT_EQ(row_of(store(), "tok-4"), t4);
 }
 
 // Several steps of one execution in one batch: each sees the one before (a put after a hand-out

@@ -37,8 +37,6 @@ std::string server_url() {
   return url == nullptr ? "" : url;
 }
 
-PageRequest page_of(int max_results) { return PageRequest{max_results, ""}; }
-
 std::string with_params(const std::string& url, const std::string& params) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + params;
 }
@@ -184,6 +182,9 @@ class ScratchStore final : public Store {
                                                         const std::string& worker) override {
     return inner_->claim_activity_task(activity_arn, scheduled_before, worker);
   }
+  Result<bool> release_activity_task(std::string_view token, const std::string& worker) override {
+    return inner_->release_activity_task(token, worker);
+  }
   Status post_task_message(const TaskMessage& m) override { return inner_->post_task_message(m); }
   Result<std::vector<TaskMessage>> task_messages(const std::vector<int>& p, int max) override {
     return inner_->task_messages(p, max);
@@ -242,12 +243,6 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreSuite,
                                                           return scratch_store();
                                                         }}),
                          StoreBackendName());
-
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    auto&& ok_result_ = (expr);                           \
-    ASSERT_TRUE(ok_result_.ok()) << describe(ok_result_); \
-  } while (false)
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
@@ -308,34 +303,44 @@ TEST(PostgresStoreUrl, UnreachableServerIsUnavailable) {
 
 // --- Schema -------------------------------------------------------------------------------------
 
-TEST(PostgresStoreSchema, FreshSchemaIsVersionZeroThenCurrent) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto store = scratch_store();
-  ASSERT_NE(store, nullptr);
-  Result<int> before = store->schema_version();
+// A fresh schema of the test server, not migrated yet (skips without a server).
+class PostgresStoreSchema : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (server_url().empty()) GTEST_SKIP() << kNoServer;
+    store_ = scratch_store();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  // The versions the schema_version table records, ascending: "1,2,3,4".
+  std::string versions(Admin& admin) const {
+    return admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
+                       store_->schema() + ".schema_version");
+  }
+
+  std::unique_ptr<ScratchStore> store_;
+};
+
+TEST_F(PostgresStoreSchema, FreshSchemaIsVersionZeroThenCurrent) {
+  Result<int> before = store_->schema_version();
   ASSERT_OK(before);
   EXPECT_EQ(*before, 0);
-  ASSERT_OK(store->migrate());
-  Result<int> after = store->schema_version();
+  ASSERT_OK(store_->migrate());
+  Result<int> after = store_->schema_version();
   ASSERT_OK(after);
   EXPECT_EQ(*after, 4);
   Admin admin(server_url());
   EXPECT_EQ(admin.query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
                         "information_schema.tables WHERE table_schema = '" +
-                        store->schema() + "'"),
+                        store_->schema() + "'"),
             "activities,audit,executions,frames,history,map_results,partitions,revisions,routes,"
             "schema_version,state_machines,task_messages,tasks,timers");
-  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
-                        store->schema() + ".schema_version"),
-            "1,2,3,4");
+  EXPECT_EQ(versions(admin), "1,2,3,4");
 }
 
-TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto first = scratch_store();
-  ASSERT_NE(first, nullptr);
+TEST_F(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
   std::vector<std::unique_ptr<Store>> nodes;
-  for (int i = 0; i < 4; ++i) nodes.push_back(other_node(*first, first->schema() + "_n"));
+  for (int i = 0; i < 4; ++i) nodes.push_back(other_node(*store_, store_->schema() + "_n"));
   std::vector<std::thread> threads;
   std::vector<std::string> results(nodes.size());
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -344,8 +349,8 @@ TEST(PostgresStoreSchema, ConcurrentMigrationsFromManyNodes) {
   for (auto& t : threads) t.join();
   EXPECT_THAT(results, ElementsAre("OK", "OK", "OK", "OK"));
   Admin admin(server_url());
-  EXPECT_EQ(admin.query("SELECT count(*) FROM " + first->schema() + ".schema_version"), "4");
-  ASSERT_OK(first->create_state_machine(machine("m")));
+  EXPECT_EQ(admin.query("SELECT count(*) FROM " + store_->schema() + ".schema_version"), "4");
+  ASSERT_OK(store_->create_state_machine(machine("m")));
   ASSERT_OK(nodes[0]->get_state_machine(machine_arn("m")));
 }
 
@@ -359,31 +364,23 @@ void undo_version_four(Admin& admin, const std::string& schema) {
 // A database at schema version 1 (before the saga extension's compensation column and the audit
 // log) migrates to the current version and keeps its executions; the new column then reads and
 // writes.
-TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto first = scratch_store();
-  ASSERT_NE(first, nullptr);
-  ASSERT_OK(first->migrate());
+TEST_F(PostgresStoreSchema, MigratesVersionOneToCurrent) {
+  ASSERT_OK(store_->migrate());
   ExecutionRecord e = execution("m", "old", kT0, 1);
-  ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
+  ASSERT_OK(store_->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
   Admin admin(server_url());
-  undo_version_four(admin, first->schema());
-  admin.query("DROP TABLE " + first->schema() + ".audit");
-  admin.query("ALTER TABLE " + first->schema() + ".executions DROP COLUMN compensation");
-  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version >= 2");
+  undo_version_four(admin, store_->schema());
+  admin.query("DROP TABLE " + store_->schema() + ".audit");
+  admin.query("ALTER TABLE " + store_->schema() + ".executions DROP COLUMN compensation");
+  admin.query("DELETE FROM " + store_->schema() + ".schema_version WHERE version >= 2");
 
-  auto node = other_node(*first, first->schema() + "_upgrade");
+  auto node = other_node(*store_, store_->schema() + "_upgrade");
   ASSERT_NE(node, nullptr);
   ASSERT_OK(node->migrate());
-  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
-                        first->schema() + ".schema_version"),
-            "1,2,3,4");
+  EXPECT_EQ(versions(admin), "1,2,3,4");
   Result<ExecutionRecord> got = node->get_execution(e.arn);
   ASSERT_OK(got);
-  ExecutionRecord want = e;
-  want.version = 1;
-  want.last_event_id = 1;
-  EXPECT_EQ(*got, want);
+  EXPECT_EQ(*got, as_created(e));
   ExecutionWrite w = step_write(e.arn, 1, {event(2, "CompensationStarted")});
   w.update.compensation = "[]";
   ASSERT_OK(node->commit(batch_of({w})));
@@ -394,47 +391,39 @@ TEST(PostgresStoreSchema, MigratesVersionOneToCurrent) {
 
 // A database at schema version 2 (before the audit log) migrates to the current version: machines
 // and executions stay as they were, and the audit log and tags work, also from a second node.
-TEST(PostgresStoreSchema, MigratesVersionTwoToCurrent) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto first = scratch_store();
-  ASSERT_NE(first, nullptr);
-  ASSERT_OK(first->migrate());
-  ASSERT_OK(first->create_state_machine(machine("m")));
+TEST_F(PostgresStoreSchema, MigratesVersionTwoToCurrent) {
+  ASSERT_OK(store_->migrate());
+  ASSERT_OK(store_->create_state_machine(machine("m")));
   ExecutionRecord e = execution("m", "old", kT0, 1);
-  ASSERT_OK(first->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
+  ASSERT_OK(store_->commit(batch_of({create_write(e, {event(1, "ExecutionStarted")})})));
   Admin admin(server_url());
-  undo_version_four(admin, first->schema());
-  admin.query("DROP TABLE " + first->schema() + ".audit");
-  admin.query("DELETE FROM " + first->schema() + ".schema_version WHERE version = 3");
-  Result<int> before = first->schema_version();
+  undo_version_four(admin, store_->schema());
+  admin.query("DROP TABLE " + store_->schema() + ".audit");
+  admin.query("DELETE FROM " + store_->schema() + ".schema_version WHERE version = 3");
+  Result<int> before = store_->schema_version();
   ASSERT_OK(before);
   EXPECT_EQ(*before, 2);
 
-  auto node = other_node(*first, first->schema() + "_upgrade");
+  auto node = other_node(*store_, store_->schema() + "_upgrade");
   ASSERT_NE(node, nullptr);
   ASSERT_OK(node->migrate());
-  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
-                        first->schema() + ".schema_version"),
-            "1,2,3,4");
+  EXPECT_EQ(versions(admin), "1,2,3,4");
   EXPECT_EQ(admin.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                         "WHERE schemaname = '" +
-                        first->schema() + "' AND tablename = 'audit'"),
+                        store_->schema() + "' AND tablename = 'audit'"),
             "audit_by_key,audit_by_operation,audit_by_resource,audit_pkey");
   Result<StateMachineRecord> m = node->get_state_machine(machine_arn("m"));
   ASSERT_OK(m);
   EXPECT_EQ(*m, machine("m"));
   Result<ExecutionRecord> got = node->get_execution(e.arn);
   ASSERT_OK(got);
-  ExecutionRecord want = e;
-  want.version = 1;
-  want.last_event_id = 1;
-  EXPECT_EQ(*got, want);
+  EXPECT_EQ(*got, as_created(e));
 
   ASSERT_OK(node->set_state_machine_tags(machine_arn("m"), "[]"));
   AuditRecord a{0, kT0, "admin", "127.0.0.1:1", "TagResource", machine_arn("m"), "ok", "r1"};
   ASSERT_OK(node->append_audit({a}));
   // The first node (its connections opened before the upgrade) sees it too.
-  Result<Page<AuditRecord>> log = first->list_audit({}, PageRequest{10, ""});
+  Result<Page<AuditRecord>> log = store_->list_audit({}, PageRequest{10, ""});
   ASSERT_OK(log);
   ASSERT_EQ(log->items.size(), 1u);
   a.id = log->items[0].id;
@@ -444,33 +433,23 @@ TEST(PostgresStoreSchema, MigratesVersionTwoToCurrent) {
 // A database at schema version 3 (before activities, routes and task messages) migrates to
 // version 4 once, from either of two nodes at the same time; its tasks stay and the new tables
 // work from the node whose connections were opened before the upgrade.
-TEST(PostgresStoreSchema, MigratesVersionThreeToFour) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto first = scratch_store();
-  ASSERT_NE(first, nullptr);
-  ASSERT_OK(first->migrate());
+TEST_F(PostgresStoreSchema, MigratesVersionThreeToFour) {
+  ASSERT_OK(store_->migrate());
   ExecutionRecord e = execution("m", "old", kT0, 2);
-  TaskRecord t;
-  t.token = "tok-old";
-  t.execution_arn = e.arn;
-  t.state_name = "Work";
-  t.resource = "arn:aws:states:us-east-1:123456789012:activity:pay";
+  TaskRecord t = scheduled_task("tok-old", e, "Work",
+                                "arn:aws:states:us-east-1:123456789012:activity:pay", kT0 + 5);
   t.activity_arn = t.resource;
-  t.input = "{}";
-  t.status = "SCHEDULED";
-  t.scheduled = kT0 + 5;
-  t.partition = 2;
   ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
   w.tasks_put = {t};
-  ASSERT_OK(first->commit(batch_of({w})));
+  ASSERT_OK(store_->commit(batch_of({w})));
   Admin admin(server_url());
-  undo_version_four(admin, first->schema());
-  Result<int> before = first->schema_version();
+  undo_version_four(admin, store_->schema());
+  Result<int> before = store_->schema_version();
   ASSERT_OK(before);
   EXPECT_EQ(*before, 3);
 
-  auto node_a = other_node(*first, first->schema() + "_a");
-  auto node_b = other_node(*first, first->schema() + "_b");
+  auto node_a = other_node(*store_, store_->schema() + "_a");
+  auto node_b = other_node(*store_, store_->schema() + "_b");
   ASSERT_NE(node_a, nullptr);
   ASSERT_NE(node_b, nullptr);
   std::string result_a, result_b;
@@ -480,28 +459,26 @@ TEST(PostgresStoreSchema, MigratesVersionThreeToFour) {
   tb.join();
   EXPECT_EQ(result_a, "OK");
   EXPECT_EQ(result_b, "OK");
-  ASSERT_OK(first->migrate());  // again: nothing to do
-  EXPECT_EQ(admin.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM " +
-                        first->schema() + ".schema_version"),
-            "1,2,3,4");
+  ASSERT_OK(store_->migrate());  // again: nothing to do
+  EXPECT_EQ(versions(admin), "1,2,3,4");
   EXPECT_EQ(admin.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                         "WHERE schemaname = '" +
-                        first->schema() +
+                        store_->schema() +
                         "' AND tablename IN ('activities', 'routes', 'task_messages')"),
             "activities_by_name,activities_pkey,routes_pkey,task_messages_by_partition,"
             "task_messages_one_outcome,task_messages_pkey");
-  Result<TaskRecord> old = first->get_task("tok-old");
+  Result<TaskRecord> old = store_->get_task("tok-old");
   ASSERT_OK(old);
   EXPECT_EQ(*old, t);
 
   ActivityRecord a{t.activity_arn, "pay", "[]", kT0};
-  ASSERT_OK(first->create_activity(a));
-  ASSERT_OK(first->put_route({"function", "f", "http://127.0.0.1:1", kT0}));
-  Result<std::optional<TaskRecord>> claimed = first->claim_activity_task(a.arn, kT0 + 5, "w");
+  ASSERT_OK(store_->create_activity(a));
+  ASSERT_OK(store_->put_route({"function", "f", "http://127.0.0.1:1", kT0}));
+  Result<std::optional<TaskRecord>> claimed = store_->claim_activity_task(a.arn, kT0 + 5, "w");
   ASSERT_OK(claimed);
   ASSERT_TRUE(claimed->has_value());
   EXPECT_EQ((*claimed)->token, "tok-old");
-  ASSERT_OK(first->post_task_message(TaskMessage{0, "tok-old", "heartbeat", "", 0, kT0}));
+  ASSERT_OK(store_->post_task_message(TaskMessage{0, "tok-old", "heartbeat", "", 0, kT0}));
   Result<std::vector<TaskMessage>> messages = node_a->task_messages({2}, 10);
   ASSERT_OK(messages);
   ASSERT_EQ(messages->size(), 1u);
@@ -511,14 +488,11 @@ TEST(PostgresStoreSchema, MigratesVersionThreeToFour) {
   EXPECT_EQ(*got, a);
 }
 
-TEST(PostgresStoreSchema, NewerSchemaIsRefused) {
-  if (server_url().empty()) GTEST_SKIP() << kNoServer;
-  auto store = scratch_store();
-  ASSERT_NE(store, nullptr);
-  ASSERT_OK(store->migrate());
+TEST_F(PostgresStoreSchema, NewerSchemaIsRefused) {
+  ASSERT_OK(store_->migrate());
   Admin admin(server_url());
-  admin.query("INSERT INTO " + store->schema() + ".schema_version (version) VALUES (99)");
-  Status s = store->migrate();
+  admin.query("INSERT INTO " + store_->schema() + ".schema_version (version) VALUES (99)");
+  Status s = store_->migrate();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::Internal);
   EXPECT_EQ(s.error().message,
@@ -582,7 +556,7 @@ TEST_F(PostgresStoreTest, LargeBatchLandsWhole) {
   EXPECT_EQ(admin.query("SELECT count(*) FROM " + store_->schema() + ".history"), "1500");
   EXPECT_EQ(admin.query("SELECT count(*) FROM " + store_->schema() + ".frames"), "300");
   Result<Page<HistoryEvent>> h =
-      store_->get_history(execution_arn("m", "e299"), page_of(10), false);
+      store_->get_history(execution_arn("m", "e299"), page(10), false);
   ASSERT_OK(h);
   ASSERT_EQ(h->items.size(), 5u);
   EXPECT_EQ(h->items[4].details, R"({"payload":"\"quoted\" \\ ü 5"})");
@@ -614,11 +588,11 @@ TEST_F(PostgresStoreTest, AuditBatchIsAllOrNothing) {
   EXPECT_EQ(s.error().message,
             "postgresql: append_audit: invalid byte sequence for encoding \"UTF8\": 0xff "
             "(SQLSTATE 22021)");
-  Result<Page<AuditRecord>> log = store_->list_audit({}, page_of(10));
+  Result<Page<AuditRecord>> log = store_->list_audit({}, page(10));
   ASSERT_OK(log);
   EXPECT_THAT(log->items, IsEmpty());
   ASSERT_OK(store_->append_audit({good}));
-  log = store_->list_audit({}, page_of(10));
+  log = store_->list_audit({}, page(10));
   ASSERT_OK(log);
   EXPECT_EQ(log->items.size(), 1u);
 }
@@ -631,7 +605,7 @@ TEST_F(PostgresStoreTest, LargeAuditBatchLandsInOrder) {
                                 "r" + std::to_string(i)});
   }
   ASSERT_OK(store_->append_audit(batch));
-  Result<Page<AuditRecord>> newest = store_->list_audit({}, page_of(1000));
+  Result<Page<AuditRecord>> newest = store_->list_audit({}, page(1000));
   ASSERT_OK(newest);
   ASSERT_EQ(newest->items.size(), 1000u);
   for (int i = 0; i < 1000; ++i) {
@@ -698,7 +672,7 @@ TEST_F(PostgresStoreTest, ReconnectsAfterConnectionsAreTerminated) {
     ASSERT_OK(
         store_->commit(batch_of({step_write(e.arn, round, {event(round + 1, "X")})}), nullptr));
   }
-  Result<Page<HistoryEvent>> h = store_->get_history(e.arn, page_of(100), false);
+  Result<Page<HistoryEvent>> h = store_->get_history(e.arn, page(100), false);
   ASSERT_OK(h);
   EXPECT_EQ(h->items.size(), 4u);
 }
@@ -850,7 +824,7 @@ TEST_F(PostgresStoreTest, TakeoverFencesOffTheOldNodeMidStream) {
       batch_of({step_write(e.arn, got->version, {event(got->last_event_id + 1, "B")})},
                {{0, "b", 2}}),
       nullptr));
-  Result<Page<HistoryEvent>> h = node_b->get_history(e.arn, page_of(1000), false);
+  Result<Page<HistoryEvent>> h = node_b->get_history(e.arn, page(1000), false);
   ASSERT_OK(h);
   ASSERT_EQ(h->items.size(), static_cast<std::size_t>(a_commits.load() + 2));
   EXPECT_EQ(h->items.back().type, "B");

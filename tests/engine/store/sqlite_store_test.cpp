@@ -272,10 +272,7 @@ TEST(SqliteStore, MigratesVersionOneToCurrent) {
   EXPECT_EQ(raw_query(path, "PRAGMA user_version"), "4");
   Result<ExecutionRecord> got = store->get_execution(e.arn);
   ASSERT_TRUE(got.ok());
-  ExecutionRecord want = e;
-  want.version = 1;
-  want.last_event_id = 1;
-  EXPECT_EQ(*got, want);
+  EXPECT_EQ(*got, as_created(e));
   ExecutionWrite w = step_write(e.arn, 1, {event(2, "CompensationStarted")});
   w.update.compensation = "[]";
   ASSERT_TRUE(store->commit(batch_of({w})).ok());
@@ -314,10 +311,7 @@ TEST(SqliteStore, MigratesVersionTwoToCurrent) {
   EXPECT_EQ(*m, machine("m"));
   Result<ExecutionRecord> got = store->get_execution(e.arn);
   ASSERT_TRUE(got.ok());
-  ExecutionRecord want = e;
-  want.version = 1;
-  want.last_event_id = 1;
-  EXPECT_EQ(*got, want);
+  EXPECT_EQ(*got, as_created(e));
   Result<Page<HistoryEvent>> h = store->get_history(e.arn, PageRequest{10, ""}, false);
   ASSERT_TRUE(h.ok());
   EXPECT_THAT(h->items, ElementsAre(event(1, "ExecutionStarted")));
@@ -337,16 +331,9 @@ TEST(SqliteStore, MigratesVersionTwoToCurrent) {
 TEST(SqliteStore, MigratesVersionThreeToFour) {
   fs::path path = fresh_db_path();
   ExecutionRecord e = execution("m", "old", kT0, 2);
-  TaskRecord t;
-  t.token = "tok-old";
-  t.execution_arn = e.arn;
-  t.state_name = "Work";
-  t.resource = "arn:aws:states:us-east-1:123456789012:activity:pay";
+  TaskRecord t = scheduled_task("tok-old", e, "Work",
+                                "arn:aws:states:us-east-1:123456789012:activity:pay", kT0 + 5);
   t.activity_arn = t.resource;
-  t.input = "{}";
-  t.status = "SCHEDULED";
-  t.scheduled = kT0 + 5;
-  t.partition = 2;
   auto store = open_sqlite("sqlite:" + path.string());
   ASSERT_TRUE(store->migrate().ok());
   ExecutionWrite w = create_write(e, {event(1, "ExecutionStarted")});
@@ -437,15 +424,7 @@ TEST(SqliteStore, AuditIdsAreNotReused) {
 TEST(SqliteStore, ReopenKeepsEverything) {
   fs::path path = fresh_db_path();
   ExecutionRecord e = execution("m", "durable", kT0, 2);
-  TaskRecord t;
-  t.token = "tok";
-  t.execution_arn = e.arn;
-  t.state_name = "T";
-  t.resource = "arn:aws:states:::activity:a";
-  t.input = "{}";
-  t.status = "SCHEDULED";
-  t.scheduled = kT0;
-  t.partition = 2;
+  TaskRecord t = scheduled_task("tok", e, "T", "arn:aws:states:::activity:a", kT0);
   {
     auto store = open_sqlite("sqlite:" + path.string());
     ASSERT_TRUE(store->migrate().ok());

@@ -11,14 +11,16 @@
 // PostgreSQL server): then every test of that instantiation skips, saying so. make is called once
 // per test; the database must not keep anything from an earlier test.
 //
-// The helpers below (machine(), execution(), event(), ...) build records with fixed contents;
-// backend-specific tests may use them too.
+// The helpers below (machine(), execution(), event(), ...) build records with fixed contents, and
+// ASSERT_OK, expect_error(), names_of() ... check results; backend-specific tests may use them
+// too.
 #pragma once
 
 #include "engine/store/store.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -172,6 +174,30 @@ inline ExecutionRecord execution(const std::string& machine_name, const std::str
   return e;
 }
 
+// `e` as the store holds it after a create_write with one event: version 1, last event id 1.
+inline ExecutionRecord as_created(ExecutionRecord e) {
+  e.version = 1;
+  e.last_event_id = 1;
+  return e;
+}
+
+// A SCHEDULED task `token` of execution `e` (in its partition), at state `state` calling
+// `resource`, scheduled at `scheduled`, input "{}"; no activity, frame, worker or deadlines.
+inline TaskRecord scheduled_task(const std::string& token, const ExecutionRecord& e,
+                                 const std::string& state, const std::string& resource,
+                                 Micros scheduled) {
+  TaskRecord t;
+  t.token = token;
+  t.execution_arn = e.arn;
+  t.state_name = state;
+  t.resource = resource;
+  t.input = "{}";
+  t.status = "SCHEDULED";
+  t.scheduled = scheduled;
+  t.partition = e.partition;
+  return t;
+}
+
 inline HistoryEvent event(std::int64_t id, const std::string& type,
                           const std::string& details = "") {
   return HistoryEvent{id, id - 1, kT0 + id, type, details};
@@ -213,6 +239,47 @@ template <typename T>
 std::string describe(const Result<T>& r) {
   return r.ok() ? std::string("OK")
                 : std::string(to_string(r.error().code)) + ": " + r.error().message;
+}
+
+// Stops the test unless `expr` (a Status or Result) is OK, showing the error.
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    auto&& ok_result_ = (expr);                           \
+    ASSERT_TRUE(ok_result_.ok()) << describe(ok_result_); \
+  } while (false)
+
+// Expects `r` to have failed with `code` and exactly `message`.
+template <typename T>
+void expect_error(const Result<T>& r, ErrorCode code, const std::string& message) {
+  ASSERT_FALSE(r.ok()) << "expected " << to_string(code) << ": " << message;
+  EXPECT_EQ(to_string(r.error().code), to_string(code));
+  EXPECT_EQ(r.error().message, message);
+}
+
+inline void expect_error(const Status& s, ErrorCode code, const std::string& message) {
+  ASSERT_FALSE(s.ok()) << "expected " << to_string(code) << ": " << message;
+  EXPECT_EQ(to_string(s.error().code), to_string(code));
+  EXPECT_EQ(s.error().message, message);
+}
+
+inline PageRequest page(int max_results, std::string token = "") {
+  return PageRequest{max_results, std::move(token)};
+}
+
+// The `name` of each record, in order.
+template <typename Record>
+std::vector<std::string> names_of(const std::vector<Record>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r.name);
+  return out;
+}
+
+// The `id` of each record, in order.
+template <typename Record>
+std::vector<std::int64_t> ids_of(const std::vector<Record>& records) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : records) out.push_back(r.id);
+  return out;
 }
 
 class StoreSuite : public ::testing::TestWithParam<StoreBackend> {

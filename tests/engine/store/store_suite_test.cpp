@@ -16,60 +16,29 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    auto&& ok_result_ = (expr);                           \
-    ASSERT_TRUE(ok_result_.ok()) << describe(ok_result_); \
-  } while (false)
-
-template <typename T>
-void expect_error(const Result<T>& r, ErrorCode code, const std::string& message) {
-  ASSERT_FALSE(r.ok()) << "expected " << to_string(code) << ": " << message;
-  EXPECT_EQ(to_string(r.error().code), to_string(code));
-  EXPECT_EQ(r.error().message, message);
-}
-
-void expect_error(const Status& s, ErrorCode code, const std::string& message) {
-  ASSERT_FALSE(s.ok()) << "expected " << to_string(code) << ": " << message;
-  EXPECT_EQ(to_string(s.error().code), to_string(code));
-  EXPECT_EQ(s.error().message, message);
-}
-
-std::vector<std::string> names_of(const std::vector<StateMachineRecord>& machines) {
-  std::vector<std::string> out;
-  for (const auto& m : machines) out.push_back(m.name);
-  return out;
-}
-
-std::vector<std::string> names_of(const std::vector<ExecutionRecord>& executions) {
-  std::vector<std::string> out;
-  for (const auto& e : executions) out.push_back(e.name);
-  return out;
-}
-
-std::vector<std::int64_t> ids_of(const std::vector<HistoryEvent>& events) {
-  std::vector<std::int64_t> out;
-  for (const auto& e : events) out.push_back(e.id);
-  return out;
-}
-
-PageRequest page(int max_results, std::string token = "") {
-  return PageRequest{max_results, std::move(token)};
+// Reads the history of `arn` in pages of 3 (newest first when `reverse`), each page from the
+// token of the one before, and expects exactly `pages`: a token after each but the last.
+void expect_history_pages(Store& store, const std::string& arn, bool reverse,
+                          const std::vector<std::vector<HistoryEvent>>& pages) {
+  std::string token;
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    Result<Page<HistoryEvent>> p = store.get_history(arn, page(3, token), reverse);
+    ASSERT_OK(p);
+    EXPECT_EQ(p->items, pages[i]) << "page " << i + 1;
+    if (i + 1 < pages.size()) {
+      ASSERT_NE(p->next_token, "") << "page " << i + 1;
+    } else {
+      EXPECT_EQ(p->next_token, "") << "the last page";
+    }
+    token = p->next_token;
+  }
 }
 
 TaskRecord task(const std::string& token, const ExecutionRecord& e, const std::string& state) {
-  TaskRecord t;
-  t.token = token;
-  t.execution_arn = e.arn;
-  t.frame_id = "";
-  t.state_name = state;
-  t.resource = "arn:aws:states:::activity:work";
+  TaskRecord t = scheduled_task(token, e, state, "arn:aws:states:::activity:work", kT0 + 10);
   t.activity_arn = "arn:aws:states:us-east-1:123456789012:activity:work";
   t.input = R"({"task":")" + token + R"("})";
-  t.status = "SCHEDULED";
-  t.scheduled = kT0 + 10;
   t.timeout_due = kT0 + 1'000'000;
-  t.partition = e.partition;
   return t;
 }
 
@@ -576,31 +545,20 @@ TEST_P(StoreSuite, HistoryPagesBothWays) {
   ASSERT_OK(store().commit(batch_of({create_write(e, {events.begin(), events.begin() + 4})})));
   ASSERT_OK(store().commit(batch_of({step_write(e.arn, 1, {events.begin() + 4, events.end()})})));
 
-  Result<Page<HistoryEvent>> p1 = store().get_history(e.arn, page(3), false);
-  ASSERT_OK(p1);
-  EXPECT_THAT(p1->items, ElementsAre(events[0], events[1], events[2]));
-  ASSERT_NE(p1->next_token, "");
-  Result<Page<HistoryEvent>> p2 = store().get_history(e.arn, page(3, p1->next_token), false);
-  ASSERT_OK(p2);
-  EXPECT_THAT(p2->items, ElementsAre(events[3], events[4], events[5]));
-  ASSERT_NE(p2->next_token, "");
-  Result<Page<HistoryEvent>> p3 = store().get_history(e.arn, page(3, p2->next_token), false);
-  ASSERT_OK(p3);
-  EXPECT_THAT(p3->items, ElementsAre(events[6]));
-  EXPECT_EQ(p3->next_token, "");
-
-  Result<Page<HistoryEvent>> r1 = store().get_history(e.arn, page(3), true);
-  ASSERT_OK(r1);
-  EXPECT_THAT(r1->items, ElementsAre(events[6], events[5], events[4]));
-  ASSERT_NE(r1->next_token, "");
-  Result<Page<HistoryEvent>> r2 = store().get_history(e.arn, page(3, r1->next_token), true);
-  ASSERT_OK(r2);
-  EXPECT_THAT(r2->items, ElementsAre(events[3], events[2], events[1]));
-  ASSERT_NE(r2->next_token, "");
-  Result<Page<HistoryEvent>> r3 = store().get_history(e.arn, page(3, r2->next_token), true);
-  ASSERT_OK(r3);
-  EXPECT_THAT(r3->items, ElementsAre(events[0]));
-  EXPECT_EQ(r3->next_token, "");
+  {
+    SCOPED_TRACE("oldest first");
+    expect_history_pages(store(), e.arn, false,
+                         {{events[0], events[1], events[2]},
+                          {events[3], events[4], events[5]},
+                          {events[6]}});
+  }
+  {
+    SCOPED_TRACE("newest first");
+    expect_history_pages(store(), e.arn, true,
+                         {{events[6], events[5], events[4]},
+                          {events[3], events[2], events[1]},
+                          {events[0]}});
+  }
 
   // A page ending exactly at the last event has no token.
   Result<Page<HistoryEvent>> all = store().get_history(e.arn, page(7), false);

@@ -9,7 +9,9 @@
 #include "engine/dispatch/dispatcher.hpp"
 #include "engine/dispatch/registry.hpp"
 #include "server/aws/aws_protocol.hpp"
+#include "tests/server/aws/aws_call.hpp"
 #include "tests/server/process/stepd_process.hpp"
+#include "tests/support/scratch_database.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,6 +29,8 @@ namespace {
 
 using asl::Json;
 using namespace std::chrono_literals;
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 using Clock = std::chrono::steady_clock;
 
 const std::string kPrefix = "arn:aws:states:local:000000000000:";
@@ -40,6 +44,18 @@ std::string header(const HttpResponse& r, const std::string& name) {
   return "(absent)";
 }
 
+// The event types of a GetExecutionHistory answer, in order.
+std::vector<std::string> event_types(const Json& history) {
+  std::vector<std::string> types;
+  for (const Json& e : history["events"]) types.push_back(e["type"]);
+  return types;
+}
+
+// The history of an execution of activity_machine() whose task succeeded at once.
+const std::vector<std::string> kActivitySucceededHistory = {
+    "ExecutionStarted",  "TaskStateEntered", "ActivityScheduled", "ActivityStarted",
+    "ActivitySucceeded", "TaskStateExited",  "ExecutionSucceeded"};
+
 std::string activity_machine(int heartbeat = 0) {
   Json task = {{"Type", "Task"}, {"Resource", kWork}, {"End", true}};
   if (heartbeat > 0) task["HeartbeatSeconds"] = heartbeat;
@@ -49,20 +65,9 @@ std::string activity_machine(int heartbeat = 0) {
 class AwsActivitiesTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
-    if (GetParam() == "postgres") {
-      const char* base = std::getenv("STEPD_TEST_PG_URL");
-      if (base == nullptr || *base == '\0') {
-        GTEST_SKIP() << "STEPD_TEST_PG_URL is not set: start a server with scripts/postgres.sh";
-      }
-      const std::string sep = std::string(base).find('?') == std::string::npos ? "?" : "&";
-      url_ = std::string(base) + sep + "schema=aws_act_" + tag;
-    } else {
-      path_ = std::filesystem::temp_directory_path() / ("stepd-aws-act-" + tag + ".db");
-      std::filesystem::remove(path_);
-      url_ = "sqlite:" + path_.string();
-    }
-    auto store = engine::open_store(url_);
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "aws_act");
+    if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
+    auto store = engine::open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;
     engine_ = std::make_unique<engine::Engine>(std::move(*store), engine::EngineOptions{});
     engine::Status s = engine_->start();
@@ -89,11 +94,6 @@ class AwsActivitiesTest : public ::testing::TestWithParam<std::string> {
     dispatcher_.reset();
     registry_.reset();
     engine_.reset();
-    if (!path_.empty()) {
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::filesystem::remove(path_.string() + suffix);
-      }
-    }
   }
 
   static Caller admin() {
@@ -120,30 +120,15 @@ class AwsActivitiesTest : public ::testing::TestWithParam<std::string> {
   // Sends the request; `respond` gets the answer. Returns at once (handle() does not wait).
   void send(const std::string& operation, const std::string& body, const Caller& caller,
             Respond respond) {
-    HttpRequest request;
-    request.method = "POST";
-    request.target = request.path = "/";
-    request.headers.push_back({"X-Amz-Target", "AWSStepFunctions." + operation});
-    request.headers.push_back({"Content-Type", "application/x-amz-json-1.0"});
-    request.body = body;
-    api_->handle(std::move(request), caller, std::move(respond));
+    api_->handle(test::aws_json_request("AWSStepFunctions." + operation, body), caller,
+                 std::move(respond));
   }
 
   HttpResponse call(const std::string& operation, const Json& body,
                     const Caller& caller = admin()) {
-    auto promise = std::make_shared<std::promise<HttpResponse>>();
-    auto calls = std::make_shared<std::atomic<int>>(0);
-    send(operation, body.dump(), caller, [promise, calls](HttpResponse r) {
-      if (calls->fetch_add(1) == 0) promise->set_value(std::move(r));
-    });
-    auto future = promise->get_future();
-    if (future.wait_for(20s) != std::future_status::ready) {
-      ADD_FAILURE() << operation << " did not answer";
-      return HttpResponse{0, "", {}, ""};
-    }
-    HttpResponse r = future.get();
-    EXPECT_EQ(calls->load(), 1) << operation << " answered more than once";
-    return r;
+    return test::await_answer(
+        *api_, test::aws_json_request("AWSStepFunctions." + operation, body.dump()), caller, 20s,
+        operation);
   }
 
   Json ok(const std::string& operation, const Json& body, const Caller& caller = admin()) {
@@ -185,9 +170,7 @@ class AwsActivitiesTest : public ::testing::TestWithParam<std::string> {
     return d;
   }
 
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path path_;
-  std::string url_;
+  std::unique_ptr<ScratchDatabase> db_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<engine::Dispatcher> dispatcher_;
@@ -301,12 +284,7 @@ TEST_P(AwsActivitiesTest, GetActivityTaskIsALongPollThatHoldsNoThread) {
   EXPECT_EQ(done["status"], "SUCCEEDED");
   EXPECT_EQ(done["output"], R"({"done":1})");
   Json history = ok("GetExecutionHistory", Json{{"executionArn", arn}});
-  std::vector<std::string> types;
-  for (const Json& e : history["events"]) types.push_back(e["type"]);
-  EXPECT_THAT(types, ::testing::ElementsAre("ExecutionStarted", "TaskStateEntered",
-                                            "ActivityScheduled", "ActivityStarted",
-                                            "ActivitySucceeded", "TaskStateExited",
-                                            "ExecutionSucceeded"));
+  EXPECT_EQ(event_types(history), kActivitySucceededHistory);
   EXPECT_EQ(history["events"][2]["activityScheduledEventDetails"]["resource"], kWork);
   EXPECT_EQ(history["events"][3]["activityStartedEventDetails"]["workerName"], "aws-worker");
   EXPECT_EQ(history["events"][4]["activitySucceededEventDetails"]["output"], R"({"done":1})");
@@ -447,12 +425,7 @@ TEST_P(AwsActivitiesTest, ATaskWhoseAnswerWasNotWrittenGoesToTheNextPoll) {
   Json done = wait_end(first);
   EXPECT_EQ(done["status"], "SUCCEEDED");
   Json history = ok("GetExecutionHistory", Json{{"executionArn", first}});
-  std::vector<std::string> types;
-  for (const Json& e : history["events"]) types.push_back(e["type"]);
-  EXPECT_THAT(types, ::testing::ElementsAre("ExecutionStarted", "TaskStateEntered",
-                                            "ActivityScheduled", "ActivityStarted",
-                                            "ActivitySucceeded", "TaskStateExited",
-                                            "ExecutionSucceeded"));
+  EXPECT_EQ(event_types(history), kActivitySucceededHistory);
   EXPECT_EQ(history["events"][3]["activityStartedEventDetails"]["workerName"], "got-it");
 
   // A report before the delivery is settled (the worker answered faster than the server noted

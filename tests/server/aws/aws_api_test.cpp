@@ -1,6 +1,10 @@
 #include "server/aws/aws_api.hpp"
 
 #include "server/aws/aws_protocol.hpp"
+#include "tests/server/aws/aws_call.hpp"
+#include "tests/server/aws/history_event_types.hpp"
+#include "tests/support/completion_threads.hpp"
+#include "tests/support/scratch_database.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +25,10 @@ namespace {
 
 using asl::Json;
 using engine::Micros;
+using ::stepd::test::kEngineEventDetails;
 using namespace std::chrono_literals;
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 constexpr Micros kStart = 1'700'000'000'123'456;  // the fake clock's first reading
 const Json kStartDate = 1700000000.123;           // ... as the API shows it
@@ -47,23 +54,16 @@ class EchoTransport final : public engine::TaskTransport {
     if (mode == "flaky") mode = flaky_seen_.insert(task.execution_arn).second ? "fail" : "ok";
     asl::Outcome outcome = p;
     if (mode == "fail") outcome = asl::StatesError{"Oops", "it failed"};
-    threads_.emplace_back(
+    threads_.run(
         [this, token = task.token, outcome] { (void)engine_->complete_task(token, outcome); });
   }
-  void join() {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads.swap(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+  void join() { threads_.join(); }
 
  private:
   engine::Engine* engine_ = nullptr;
   std::mutex mu_;
   std::set<std::string> flaky_seen_;
-  std::vector<std::thread> threads_;
+  ::stepd::test::CompletionThreads threads_;
 };
 
 std::string header(const HttpResponse& r, const std::string& name) {
@@ -86,20 +86,9 @@ const char* kRole = "arn:aws:iam::000000000000:role/stepd";
 class AwsApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
-    if (GetParam() == "postgres") {
-      const char* base = std::getenv("STEPD_TEST_PG_URL");
-      if (base == nullptr || *base == '\0') {
-        GTEST_SKIP() << "STEPD_TEST_PG_URL is not set: start a server with scripts/postgres.sh";
-      }
-      const std::string sep = std::string(base).find('?') == std::string::npos ? "?" : "&";
-      url_ = std::string(base) + sep + "schema=aws_api_" + tag;
-    } else {
-      path_ = std::filesystem::temp_directory_path() / ("stepd-aws-test-" + tag + ".db");
-      std::filesystem::remove(path_);
-      url_ = "sqlite:" + path_.string() + "?synchronous=normal";
-    }
-    auto store = engine::open_store(url_);
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "aws_api");
+    if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
+    auto store = engine::open_store(db_->url() + (db_->is_sqlite() ? "?synchronous=normal" : ""));
     ASSERT_TRUE(store.ok()) << store.error().message;
     engine::EngineOptions options;
     options.clock = [this] { return now_.load(); };
@@ -122,11 +111,6 @@ class AwsApiTest : public ::testing::TestWithParam<std::string> {
     if (engine_) engine_->shutdown();
     transport_.join();
     engine_.reset();
-    if (!path_.empty()) {
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::filesystem::remove(path_.string() + suffix);
-      }
-    }
   }
 
   static Caller admin() {
@@ -138,27 +122,8 @@ class AwsApiTest : public ::testing::TestWithParam<std::string> {
   HttpResponse call(const std::string& operation, const std::string& body,
                     const Caller& caller = admin(),
                     const char* target_prefix = "AWSStepFunctions.") {
-    HttpRequest request;
-    request.method = "POST";
-    request.target = request.path = "/";
-    if (target_prefix != nullptr) {
-      request.headers.push_back({"X-Amz-Target", target_prefix + operation});
-    }
-    request.headers.push_back({"Content-Type", "application/x-amz-json-1.0"});
-    request.body = body;
-    auto promise = std::make_shared<std::promise<HttpResponse>>();
-    auto future = promise->get_future();
-    auto calls = std::make_shared<std::atomic<int>>(0);
-    api_->handle(std::move(request), caller, [promise, calls](HttpResponse r) {
-      if (calls->fetch_add(1) == 0) promise->set_value(std::move(r));
-    });
-    if (future.wait_for(10s) != std::future_status::ready) {
-      ADD_FAILURE() << operation << " did not answer";
-      return HttpResponse{0, "", {}, ""};
-    }
-    HttpResponse r = future.get();
-    EXPECT_EQ(calls->load(), 1) << operation << " answered more than once";
-    return r;
+    const std::string target = target_prefix == nullptr ? "" : target_prefix + operation;
+    return test::await_answer(*api_, test::aws_json_request(target, body), caller, 10s, operation);
   }
 
   // Calls and expects a 200; returns the parsed body.
@@ -232,9 +197,7 @@ class AwsApiTest : public ::testing::TestWithParam<std::string> {
     return events;
   }
 
-  inline static std::atomic<int> counter_{0};
-  std::string url_;
-  std::filesystem::path path_;
+  std::unique_ptr<ScratchDatabase> db_;
   std::atomic<Micros> now_{kStart};
   EchoTransport transport_;
   std::unique_ptr<engine::Engine> engine_;
@@ -998,54 +961,6 @@ TEST_P(AwsApiTest, TagAndUntagResource) {
 
 // --- History event details --------------------------------------------------------------------
 
-// The HistoryEvent member each event type's details go in (botocore's model).
-const std::map<std::string, std::string> kDetailsMembers = {
-    {"ExecutionStarted", "executionStartedEventDetails"},
-    {"ExecutionSucceeded", "executionSucceededEventDetails"},
-    {"ExecutionFailed", "executionFailedEventDetails"},
-    {"ExecutionAborted", "executionAbortedEventDetails"},
-    {"ExecutionTimedOut", "executionTimedOutEventDetails"},
-    {"ExecutionRedriven", "executionRedrivenEventDetails"},
-    {"PassStateEntered", "stateEnteredEventDetails"},
-    {"PassStateExited", "stateExitedEventDetails"},
-    {"TaskStateEntered", "stateEnteredEventDetails"},
-    {"TaskStateExited", "stateExitedEventDetails"},
-    {"ChoiceStateEntered", "stateEnteredEventDetails"},
-    {"ChoiceStateExited", "stateExitedEventDetails"},
-    {"WaitStateEntered", "stateEnteredEventDetails"},
-    {"WaitStateExited", "stateExitedEventDetails"},
-    {"SucceedStateEntered", "stateEnteredEventDetails"},
-    {"SucceedStateExited", "stateExitedEventDetails"},
-    {"FailStateEntered", "stateEnteredEventDetails"},
-    {"ParallelStateEntered", "stateEnteredEventDetails"},
-    {"ParallelStateExited", "stateExitedEventDetails"},
-    {"ParallelStateStarted", ""},
-    {"ParallelStateSucceeded", ""},
-    {"ParallelStateFailed", ""},
-    {"MapStateEntered", "stateEnteredEventDetails"},
-    {"MapStateExited", "stateExitedEventDetails"},
-    {"MapStateStarted", "mapStateStartedEventDetails"},
-    {"MapStateSucceeded", ""},
-    {"MapStateFailed", ""},
-    {"MapIterationStarted", "mapIterationStartedEventDetails"},
-    {"MapIterationSucceeded", "mapIterationSucceededEventDetails"},
-    {"MapIterationFailed", "mapIterationFailedEventDetails"},
-    {"MapIterationAborted", "mapIterationAbortedEventDetails"},
-    {"LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails"},
-    {"LambdaFunctionStarted", ""},
-    {"LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails"},
-    {"LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"},
-    {"LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails"},
-    {"ActivityScheduled", "activityScheduledEventDetails"},
-    {"ActivitySucceeded", "activitySucceededEventDetails"},
-    {"ActivityFailed", "activityFailedEventDetails"},
-    {"ActivityTimedOut", "activityTimedOutEventDetails"},
-    {"TaskScheduled", "taskScheduledEventDetails"},
-    {"TaskStarted", "taskStartedEventDetails"},
-    {"TaskSucceeded", "taskSucceededEventDetails"},
-    {"TaskFailed", "taskFailedEventDetails"},
-    {"TaskTimedOut", "taskTimedOutEventDetails"},
-};
 
 // Machines that between them make the engine write every event type above.
 const char* kLambda = "arn:aws:lambda:us-east-1:123456789012:function:work";
@@ -1171,8 +1086,8 @@ TEST_P(AwsApiTest, HistoryEventDetailsMembers) {
     for (const Json& event : history(e)) {
       const std::string type = event["type"];
       seen.insert(type);
-      auto want = kDetailsMembers.find(type);
-      ASSERT_NE(want, kDetailsMembers.end()) << "event type not in the table: " << type;
+      auto want = kEngineEventDetails.find(type);
+      ASSERT_NE(want, kEngineEventDetails.end()) << "event type not in the table: " << type;
       std::vector<std::string> members;
       for (const auto& [k, v] : event.items()) {
         if (k.ends_with("EventDetails")) members.push_back(k);
@@ -1190,7 +1105,7 @@ TEST_P(AwsApiTest, HistoryEventDetailsMembers) {
       EXPECT_TRUE(event["previousEventId"].is_number_integer()) << event.dump();
     }
   }
-  for (const auto& [type, member] : kDetailsMembers) {
+  for (const auto& [type, member] : kEngineEventDetails) {
     EXPECT_TRUE(seen.count(type)) << "no execution wrote " << type;
     if (!member.empty()) {
       EXPECT_TRUE(with_details.count(type)) << type << " never had details";

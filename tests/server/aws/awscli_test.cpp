@@ -8,6 +8,7 @@
 // STEPD_TEST_AWS=/path/to/aws runs them with another CLI (e.g. a newer one from pip).
 // No test lets the CLI look a name up: every URL it calls names 127.0.0.1.
 #include "tests/server/process/stepd_process.hpp"
+#include "tests/support/child_process.hpp"
 
 #include "asl/core/json.hpp"
 #include "server/http/message.hpp"
@@ -16,9 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,8 +35,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace stepd {
 namespace {
@@ -147,34 +144,23 @@ class AwsCliTest : public ::testing::Test {
         {"LANG", "C.UTF-8"},
     };
     for (const auto& [name, value] : options.env) vars[name] = value;
-    std::vector<std::string> env;
-    for (const auto& [name, value] : vars) env.push_back(name + "=" + value);
     const auto out_path = stepd_.dir() / ("cli-" + std::to_string(++runs_) + ".out");
     const auto err_path = stepd_.dir() / ("cli-" + std::to_string(runs_) + ".err");
 
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    std::vector<char*> cenv;
-    for (auto& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
+    test::ChildOptions child;
+    child.env.emplace();
+    for (const auto& [name, value] : vars) child.env->push_back(name + "=" + value);
+    child.stdin_path = "/dev/null";
+    child.stdout_path = out_path;
+    child.stderr_path = err_path;
+    const test::SpawnedChild spawned = test::spawn_child(std::move(argv), child);
     CliResult r;
-    if (rc != 0) {
-      r.err = "posix_spawn failed";
+    if (spawned.pid < 0) {
+      r.err = spawned.error;
       return r;
     }
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    ::waitpid(spawned.pid, &status, 0);
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = read_file(out_path);
     r.err = read_file(err_path);

@@ -4,6 +4,7 @@
 
 #include "server/http/router.hpp"
 #include "tests/server/process/http_client.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::http_request;
+using test::run_command;
 using test::HttpReply;
 using test::TestConnection;
 
@@ -513,17 +515,6 @@ TEST_F(HttpServerTest, ListenErrors) {
   EXPECT_EQ(s.error().code, engine::ErrorCode::InvalidArgument);
   EXPECT_EQ(s.error().message.rfind("TLS certificate /nonexistent/cert.pem: ", 0), 0u)
       << s.error().message;
-}
-
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 TEST_F(HttpServerTest, ServesHttpsWithACertificate) {

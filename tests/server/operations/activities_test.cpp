@@ -14,13 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "api_result_checks.hpp"
 #include "engine/dispatch/dispatcher.hpp"
 #include "engine/dispatch/registry.hpp"
-#include "scratch_database.hpp"
 #include "server/audit/store_audit_log.hpp"
+#include "tests/support/scratch_database.hpp"
 
 namespace stepd::server::test {
 namespace {
+
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 using namespace std::chrono_literals;
 using asl::Json;
@@ -50,21 +54,6 @@ const std::string kCallbackMachine = R"({"StartAt":"T","States":{"T":{"Type":"Ta
   "Parameters":{"StateMachineArn":"arn:aws:states:local:000000000000:stateMachine:Child",
     "Input":{"token.$":"$$.Task.Token"}},"End":true}}})";
 
-template <typename T>
-std::string failure(const ApiResult<T>& r) {
-  if (const auto* e = std::get_if<ApiError>(&r)) return e->type + ": " + e->message;
-  return "OK";
-}
-
-template <typename T>
-T ok(ApiResult<T> r) {
-  if (const auto* e = std::get_if<ApiError>(&r)) {
-    ADD_FAILURE() << "unexpected " << e->type << ": " << e->message;
-    return T{};
-  }
-  return std::get<T>(std::move(r));
-}
-
 // Waits for an asynchronous answer (at most `limit`).
 template <typename T>
 ApiResult<T> await(std::future<ApiResult<T>> f, std::chrono::milliseconds limit = 10s) {
@@ -77,7 +66,7 @@ ApiResult<T> await(std::future<ApiResult<T>> f, std::chrono::milliseconds limit 
 class ActivitiesTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    db_ = std::make_unique<ScratchDatabase>(GetParam());
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "ops");
     if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
     auto store = engine::open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -109,14 +98,7 @@ class ActivitiesTest : public ::testing::TestWithParam<std::string> {
     engine_.reset();
   }
 
-  Caller admin() {
-    Caller c;
-    c.key_id = "admin-key";
-    c.role = Role::Admin;
-    c.remote = "192.0.2.10:50000";
-    c.request_id = "r" + std::to_string(++requests_);
-    return c;
-  }
+  Caller admin() { return admin_caller("r" + std::to_string(++requests_)); }
   static Caller read_only() {
     Caller c;
     c.key_id = "viewer";

@@ -13,12 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "api_result_checks.hpp"
 #include "probe_store.hpp"
-#include "scratch_database.hpp"
 #include "server/audit/store_audit_log.hpp"
+#include "tests/support/scratch_database.hpp"
 
 namespace stepd::server::test {
 namespace {
+
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 using namespace std::chrono_literals;
 using engine::Micros;
@@ -43,28 +47,6 @@ Micros wall_now() {
       .count();
 }
 
-template <typename T>
-std::string describe(const ApiResult<T>& r) {
-  if (const auto* e = std::get_if<ApiError>(&r)) return e->type + ": " + e->message;
-  return "OK";
-}
-
-// The value, failing the test (and returning T{}) on an error.
-template <typename T>
-T ok(ApiResult<T> r) {
-  if (const auto* e = std::get_if<ApiError>(&r)) {
-    ADD_FAILURE() << "unexpected " << e->type << ": " << e->message;
-    return T{};
-  }
-  return std::get<T>(std::move(r));
-}
-
-// "Type: message" of the error, or "OK".
-template <typename T>
-std::string failure(const ApiResult<T>& r) {
-  return describe(r);
-}
-
 // One audit entry without its id and time: "key|remote|operation|resource|outcome|request".
 std::string line(const AuditEntry& e) {
   return e.key_id + "|" + e.remote + "|" + e.operation + "|" + e.resource + "|" + e.outcome + "|" +
@@ -80,7 +62,7 @@ std::vector<std::string> tag_pairs(const std::vector<Tag>& tags) {
 class OperationsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    db_ = std::make_unique<ScratchDatabase>(GetParam());
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "ops");
     if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
     auto store = engine::open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -103,14 +85,7 @@ class OperationsTest : public ::testing::TestWithParam<std::string> {
   }
 
   // An admin with a fresh request id ("r1", "r2", ...).
-  Caller admin() {
-    Caller c;
-    c.key_id = "admin-key";
-    c.role = Role::Admin;
-    c.remote = "192.0.2.10:50000";
-    c.request_id = "r" + std::to_string(++requests_);
-    return c;
-  }
+  Caller admin() { return admin_caller("r" + std::to_string(++requests_)); }
   static Caller read_only() {
     Caller c;
     c.key_id = "ro";
@@ -405,7 +380,7 @@ TEST_P(OperationsTest, OnlyAdminsReadTheAuditLog) {
 }
 
 TEST(OperationsWithoutAudit, ListAuditSaysNoLogIsKept) {
-  ScratchDatabase db("sqlite");
+  ScratchDatabase db("sqlite", "ops");
   {
     auto store = engine::open_store(db.url());
     ASSERT_TRUE(store.ok());

@@ -169,6 +169,10 @@ class ProbeStore final : public engine::Store {
       const std::string& worker) override {
     return inner_->claim_activity_task(activity_arn, scheduled_before, worker);
   }
+  engine::Result<bool> release_activity_task(std::string_view token,
+                                             const std::string& worker) override {
+    return inner_->release_activity_task(token, worker);
+  }
   engine::Status post_task_message(const engine::TaskMessage& m) override {
     return inner_->post_task_message(m);
   }

@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "probe_store.hpp"
-#include "scratch_database.hpp"
+#include "tests/support/scratch_database.hpp"
 
 namespace stepd::server::test {
 namespace {
+
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
@@ -69,7 +72,7 @@ std::string describe(const engine::Status& s) {
 class StoreAuditLogTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    db_ = std::make_unique<ScratchDatabase>(GetParam());
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "ops");
     if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
     auto store = engine::open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;

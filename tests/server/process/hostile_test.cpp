@@ -1127,14 +1127,6 @@ json payload(const json& v) {
   return parsed.is_discarded() ? v : parsed;
 }
 
-double metric(unsigned short port, const std::string& series) {
-  const HttpReply r = http_request(port, "GET", "/metrics");
-  const std::string needle = "\n" + series + " ";
-  const auto at = r.body.find(needle);
-  if (at == std::string::npos) return -1;
-  return std::stod(r.body.substr(at + needle.size()));
-}
-
 void verify_no_harm(Attack& a, StepdProcess& stepd) {
   const unsigned short port = stepd.port();
   const HttpReply health = http_request(port, "GET", "/healthz");

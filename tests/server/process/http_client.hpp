@@ -158,17 +158,7 @@ class TestConnection {
       }
       const auto left = std::chrono::duration_cast<ms>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
-      std::size_t got = 0;
-      const auto ec = run(
-          [&](auto handler) {
-            socket_.async_read_some(buffer_.prepare(4096),
-                                    [handler, &got](boost::system::error_code e, std::size_t n) {
-                                      got = n;
-                                      handler(e);
-                                    });
-          },
-          left);
-      buffer_.commit(got);
+      const auto ec = read_some(left);
       if (ec) {
         error_ = "read: " + ec.message();
         return std::nullopt;
@@ -200,17 +190,7 @@ class TestConnection {
     for (;;) {
       const auto left = std::chrono::duration_cast<ms>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
-      std::size_t got = 0;
-      const auto ec = run(
-          [&](auto handler) {
-            socket_.async_read_some(buffer_.prepare(4096),
-                                    [handler, &got](boost::system::error_code e, std::size_t n) {
-                                      got = n;
-                                      handler(e);
-                                    });
-          },
-          left);
-      buffer_.commit(got);
+      const auto ec = read_some(left);
       buffer_.consume(buffer_.size());
       if (ec == boost::asio::error::timed_out) return false;
       if (ec) return true;
@@ -225,6 +205,22 @@ class TestConnection {
   const std::string& error() const { return error_; }
 
  private:
+  // Reads what arrives next (up to 4 KiB, at most `timeout`) into buffer_.
+  boost::system::error_code read_some(ms timeout) {
+    std::size_t got = 0;
+    const auto ec = run(
+        [&](auto handler) {
+          socket_.async_read_some(buffer_.prepare(4096),
+                                  [handler, &got](boost::system::error_code e, std::size_t n) {
+                                    got = n;
+                                    handler(e);
+                                  });
+        },
+        timeout);
+    buffer_.commit(got);
+    return ec;
+  }
+
   // Runs one asynchronous operation on the private io_context for at most `timeout`; the
   // operation is cancelled (and timed_out returned) when it takes longer.
   template <class Start>

@@ -6,6 +6,8 @@
 //   ...
 //   EXPECT_EQ(stepd.stop(), 0);     // SIGTERM, waits for the exit, returns the exit code
 //
+// metric(port, series) reads one sample of its /metrics.
+//
 // start() spawns STEPD_PATH (a compile definition of the server test targets) with
 // `--listen 127.0.0.1:0 --store sqlite:<temp dir>/stepd.db`, reads the port from the JSON
 // "listening" line stepd logs when ready, and waits until GET /healthz answers 200. start()
@@ -22,16 +24,14 @@
 #pragma once
 
 #include "tests/server/process/http_client.hpp"
+#include "tests/support/child_process.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -39,8 +39,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace stepd::test {
 
@@ -104,49 +102,19 @@ class StepdProcess {
     args.push_back(options.store.empty() ? store_ : options.store);
     args.insert(args.end(), options.args.begin(), options.args.end());
 
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      if (entry.rfind("STEPD_", 0) == 0 && entry.rfind("STEPD_TEST_", 0) != 0) continue;
-      const std::string name = entry.substr(0, entry.find('='));
-      if (options.env.count(name) > 0) continue;
-      env.push_back(entry);
-    }
-    for (const auto& [name, value] : options.env) env.push_back(name + "=" + value);
-
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      spawn_error_ = std::string("posix_spawn ") + kStepdPath + ": " + std::strerror(rc);
+    ChildOptions child_options;
+    child_options.env = child_environment(options.env, [](const std::string& name) {
+      return name.rfind("STEPD_", 0) == 0 && name.rfind("STEPD_TEST_", 0) != 0;
+    });
+    child_options.stdout_path = log_path_;
+    child_options.stderr_to_stdout = true;
+    child_options.default_signals = true;
+    const SpawnedChild child = spawn_child(std::move(args), child_options);
+    if (child.pid < 0) {
+      spawn_error_ = child.error;
       return false;
     }
-    pid_ = pid;
+    pid_ = child.pid;
     exit_code_.reset();
     if (!options.wait_ready) return true;
     return wait_ready(options.timeout);
@@ -250,5 +218,15 @@ class StepdProcess {
   unsigned short port_ = 0;
   int runs_ = 0;
 };
+
+// The value of the sample `series` (a name with its labels, as /metrics writes it) in the
+// /metrics text of the stepd on `port`; -1 when absent.
+inline double metric(unsigned short port, const std::string& series) {
+  const HttpReply r = http_request(port, "GET", "/metrics");
+  const std::string needle = "\n" + series + " ";
+  const auto at = r.body.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stod(r.body.substr(at + needle.size()));
+}
 
 }  // namespace stepd::test

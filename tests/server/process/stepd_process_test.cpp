@@ -31,15 +31,6 @@ json ready_line(const StepdProcess& p) {
   return json::parse(line);
 }
 
-// The value of a sample in the /metrics text; -1 when absent.
-double metric(unsigned short port, const std::string& series) {
-  const HttpReply r = http_request(port, "GET", "/metrics");
-  const std::string needle = "\n" + series + " ";
-  const auto at = r.body.find(needle);
-  if (at == std::string::npos) return -1;
-  return std::stod(r.body.substr(at + needle.size()));
-}
-
 TEST(StepdProcessTest, ServesHealthReadinessMetricsAndLogsEachRequest) {
   StepdProcess stepd;
   ASSERT_TRUE(stepd.start()) << stepd.log();

@@ -9,6 +9,8 @@
 #include "engine/dispatch/dispatcher.hpp"
 #include "engine/dispatch/registry.hpp"
 #include "server/rest/router.hpp"
+#include "tests/support/completion_threads.hpp"
+#include "tests/support/scratch_database.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,6 +29,8 @@ namespace stepd::server::testing {
 
 using asl::Json;
 using namespace std::chrono_literals;
+using ::stepd::test::kNoPostgres;
+using ::stepd::test::ScratchDatabase;
 
 // The audit log kept in the engine's store, as production keeps it.
 class StoreAuditLog final : public AuditLog {
@@ -55,24 +59,14 @@ class InProcessTasks final : public engine::TaskTransport {
   ~InProcessTasks() override { join(); }
   void attach(engine::Engine* engine) { engine_ = engine; }
   void dispatch(const engine::TaskDispatch& task) override {
-    std::lock_guard lock(mu_);
-    threads_.emplace_back(
-        [this, task] { (void)engine_->complete_task(task.token, outcome_(task)); });
+    threads_.run([this, task] { (void)engine_->complete_task(task.token, outcome_(task)); });
   }
-  void join() {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads.swap(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+  void join() { threads_.join(); }
 
  private:
   Outcome outcome_;
   engine::Engine* engine_ = nullptr;
-  std::mutex mu_;
-  std::vector<std::thread> threads_;
+  stepd::test::CompletionThreads threads_;
 };
 
 struct Reply {
@@ -118,19 +112,8 @@ inline std::string enc(const std::string& s) { return rest::percent_encode(s); }
 class RestTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
-    if (GetParam() == "postgres") {
-      const char* base = std::getenv("STEPD_TEST_PG_URL");
-      if (base == nullptr || *base == '\0') {
-        GTEST_SKIP() << "STEPD_TEST_PG_URL is not set: start a server with scripts/postgres.sh";
-      }
-      const std::string sep = std::string(base).find('?') == std::string::npos ? "?" : "&";
-      url_ = std::string(base) + sep + "schema=rest_" + tag;
-    } else {
-      path_ = std::filesystem::temp_directory_path() / ("stepd-rest-test-" + tag + ".db");
-      std::filesystem::remove(path_);
-      url_ = "sqlite:" + path_.string();
-    }
+    db_ = std::make_unique<ScratchDatabase>(GetParam(), "rest");
+    if (db_->url().empty()) GTEST_SKIP() << kNoPostgres;
   }
 
   void TearDown() override {
@@ -145,11 +128,6 @@ class RestTest : public ::testing::TestWithParam<std::string> {
     registry_.reset();
     engine_.reset();
     tasks_.reset();
-    if (!path_.empty()) {
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::filesystem::remove(path_.string() + suffix);
-      }
-    }
     EXPECT_EQ(double_answers_.load(), 0) << "a request was answered more than once";
   }
 
@@ -157,7 +135,7 @@ class RestTest : public ::testing::TestWithParam<std::string> {
   // tasks to its queue, which the API polls), or, when `tasks` is given, to `tasks`; the task
   // operations always have the Dispatcher's queue and Registry.
   void open(InProcessTasks::Outcome tasks = {}, RestOptions options = {}) {
-    auto store = engine::open_store(url_);
+    auto store = engine::open_store(db_->url());
     ASSERT_TRUE(store.ok()) << store.error().message;
     engine::EngineOptions eo;
     engine_ = std::make_unique<engine::Engine>(std::move(*store), eo);
@@ -261,9 +239,7 @@ class RestTest : public ::testing::TestWithParam<std::string> {
     return last;
   }
 
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path path_;
-  std::string url_;
+  std::unique_ptr<ScratchDatabase> db_;
   std::unique_ptr<InProcessTasks> tasks_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<engine::Registry> registry_;

@@ -7,6 +7,7 @@
 #include "server/operations/operations.hpp"
 #include "server/security/crypto.hpp"
 #include "tests/server/process/http_client.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using test::http_request;
+using test::run_command;
 
 // Answers with the caller it was given.
 class WhoAmI final : public Handler {
@@ -240,18 +242,6 @@ TEST_F(AuthServerTest, ReadOnlyKeyIsDeniedWritesByOperations) {
   }
   engine.shutdown();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + s);
-}
-
-// Runs a shell command; returns its exit status and sets `output` to stdout and stderr.
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // The AWS CLI (botocore's signer, not ours) signs with the key id and secret; the server
