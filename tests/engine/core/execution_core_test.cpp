@@ -1,7 +1,6 @@
 #include "engine/core/execution_core.hpp"
 
-#include "asl/definition.hpp"
-#include "applied_records.hpp"
+#include "core_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,50 +9,9 @@
 namespace stepd::engine {
 namespace {
 
-constexpr Micros kT0 = 1'700'000'000'000'000;  // a fixed start time
-constexpr Micros kSecond = 1'000'000;
-
-class ExecutionCoreTest : public ::testing::Test {
+class ExecutionCoreTest : public CoreFixture {
  protected:
-  void load(const std::string& definition) {
-    asl::LoadResult r = asl::load_definition(std::string_view(definition));
-    ASSERT_TRUE(r.ok()) << asl::to_string(r.diagnostics.at(0));
-    machine_ = r.machine;
-  }
-  ExecutionRecord record(const std::string& input) {
-    ExecutionRecord rec;
-    rec.arn = "arn:aws:states:local:000000000000:execution:M:e1";
-    rec.machine_arn = "arn:aws:states:local:000000000000:stateMachine:M";
-    rec.name = "e1";
-    rec.type = "STANDARD";
-    rec.status = "RUNNING";
-    rec.input = input;
-    rec.start = kT0;
-    return rec;
-  }
-  ExecutionCore::TokenFactory tokens() {
-    return [this] { return "tok" + std::to_string(++token_seq_); };
-  }
-  std::unique_ptr<ExecutionCore> start(const std::string& input) {
-    return ExecutionCore::start(machine_, record(input), kT0, tokens(), &random_);
-  }
-  // Takes the output and applies it to `applied_`.
-  StepOutput take(ExecutionCore& core) {
-    StepOutput out = core.take_output();
-    applied_.apply(out.write);
-    return out;
-  }
-  std::vector<std::string> event_types() const {
-    std::vector<std::string> out;
-    for (const auto& e : applied_.events) out.push_back(e.type);
-    return out;
-  }
-  static asl::Json j(const std::string& text) { return asl::Json::parse(text); }
-
-  std::shared_ptr<const asl::Machine> machine_;
-  asl::SplitMixRandom random_{7};
-  int token_seq_ = 0;
-  AppliedRecords applied_;
+  ExecutionCoreTest() : CoreFixture("M") {}
 };
 
 TEST_F(ExecutionCoreTest, PassChainRunsToTheEndInOneStep) {

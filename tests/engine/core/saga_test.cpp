@@ -3,8 +3,7 @@
 // middle of compensating) and the standard ASL way (Catch -> compensating states).
 #include "engine/core/execution_core.hpp"
 
-#include "asl/definition.hpp"
-#include "applied_records.hpp"
+#include "core_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,42 +16,14 @@ namespace {
 
 using asl::Json;
 
-constexpr Micros kT0 = 1'700'000'000'000'000;
-constexpr Micros kSecond = 1'000'000;
-
 std::string fn(const std::string& name) {
   return "arn:aws:lambda:us-east-1:123456789012:function:" + name;
 }
 
-class SagaTest : public ::testing::Test {
+class SagaTest : public CoreFixture {
  protected:
-  void load(const std::string& definition) {
-    asl::LoadResult r = asl::load_definition(std::string_view(definition));
-    ASSERT_TRUE(r.ok()) << asl::to_string(r.diagnostics.at(0));
-    machine_ = r.machine;
-  }
-  ExecutionRecord record(const std::string& input) {
-    ExecutionRecord rec;
-    rec.arn = "arn:aws:states:local:000000000000:execution:Orders:e1";
-    rec.machine_arn = "arn:aws:states:local:000000000000:stateMachine:Orders";
-    rec.name = "e1";
-    rec.type = "STANDARD";
-    rec.status = "RUNNING";
-    rec.input = input;
-    rec.start = kT0;
-    return rec;
-  }
-  ExecutionCore::TokenFactory tokens() {
-    return [this] { return "tok" + std::to_string(++token_seq_); };
-  }
-  std::unique_ptr<ExecutionCore> start(const std::string& input) {
-    return ExecutionCore::start(machine_, record(input), kT0, tokens(), &random_);
-  }
-  StepOutput take(ExecutionCore& core) {
-    StepOutput out = core.take_output();
-    applied_.apply(out.write);
-    return out;
-  }
+  SagaTest() : CoreFixture("Orders") {}
+
   // Delivers a task outcome and takes the step's output.
   StepOutput deliver(ExecutionCore& core, const std::string& token, asl::Outcome outcome,
                      Micros at) {
@@ -65,13 +36,6 @@ class SagaTest : public ::testing::Test {
                                            applied_.result_records(), tokens(), &random_);
     EXPECT_TRUE(restored.ok()) << restored.error().message;
     return restored.ok() ? std::move(*restored) : nullptr;
-  }
-  std::vector<std::string> event_types(std::size_t from = 0) const {
-    std::vector<std::string> out;
-    for (std::size_t i = from; i < applied_.events.size(); ++i) {
-      out.push_back(applied_.events[i].type);
-    }
-    return out;
   }
   // Details of the first event of `type` at or after `from`; null when there is none.
   Json details(const std::string& type, std::size_t from = 0) const {
@@ -100,12 +64,6 @@ class SagaTest : public ::testing::Test {
     EXPECT_TRUE(applied_.timers.empty());
     EXPECT_TRUE(applied_.tasks.empty());
   }
-  static Json j(const std::string& text) { return Json::parse(text); }
-
-  std::shared_ptr<const asl::Machine> machine_;
-  asl::SplitMixRandom random_{7};
-  int token_seq_ = 0;
-  AppliedRecords applied_;
 };
 
 // Reserve and Charge can be undone; Ship cannot. Reserve's compensation reads the task's payload
